@@ -1,0 +1,55 @@
+# The two commands a new user runs: `make demo` and `make test`. Each sets everything up
+# itself (system packages, .venv, extensions) and re-running is fast (stamp files).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := $(VENV)/.stamps
+
+# Debian packages: NAME or NAME=PROBE (the probe skips the package when it already succeeds).
+APT_BASE := gcc make \
+	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
+	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
+
+EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
+
+.PHONY: all demo test lint unit bench clean distclean
+
+all: $(STAMPS)/ext
+
+$(STAMPS)/apt-base:
+	tools/ensure-apt $(APT_BASE)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "Cython>=3.0,<4" "numpy>=1.26" "setuptools>=69" wheel
+	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/ext: $(STAMPS)/venv $(EXT_SOURCES)
+	$(PY) setup.py -q build_ext --inplace
+	touch $@
+
+demo: $(STAMPS)/ext
+	$(PY) -m parallax demo
+
+lint: $(STAMPS)/ext
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+unit: $(STAMPS)/ext
+	$(VENV)/bin/pytest -q
+
+test: lint unit
+
+bench: $(STAMPS)/ext
+	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
+
+clean:
+	rm -rf build parallax/_ext/*.so $(STAMPS)/ext
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info
