@@ -24,7 +24,7 @@ $(STAMPS)/apt-base:
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "Cython>=3.0,<4" "numpy>=1.26" "setuptools>=69" wheel
+	$(PY) -m pip install -q "Cython>=3.0,<4" "numpy>=1.26" "setuptools>=77" wheel
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	mkdir -p $(STAMPS) && touch $@
 
