@@ -1,0 +1,229 @@
+"""Buffers: a payload (numpy array or bytes) and its timing metadata.
+
+Every time on a `Metadata` is an ``int`` of nanoseconds of pipeline **running time** (clock
+time minus the pipeline's base time), or ``None`` when unknown; ``capture`` keeps the raw
+hardware timestamp with its clock domain. Transforms copy the metadata of their input
+(`Metadata.copy` is a plain slot copy, about as cheap as Python allows).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from parallax.time import CaptureTime, format_time
+
+Payload: TypeAlias = "np.ndarray[Any, Any] | bytes"
+
+
+class BufferFlags(enum.IntFlag):
+    """What is special about a buffer (GStreamer's meanings)."""
+
+    NONE = 0
+    DISCONT = 1 << 0
+    """Data or time is not continuous with the previous buffer (drop, xrun, seek)."""
+    GAP = 1 << 1
+    """The buffer stands for a gap: silence or a repeated frame, not captured content."""
+    DELTA_UNIT = 1 << 2
+    """Cannot be decoded on its own (an encoded non-keyframe)."""
+    HEADER = 1 << 3
+    """Codec or stream header, not media."""
+    CORRUPTED = 1 << 4
+    """The payload is known to be damaged (the driver said so)."""
+    RESYNC = 1 << 5
+    """The timestamp was not from the device: it was repaired or re-anchored."""
+
+
+class Metadata:
+    """Timing metadata of one buffer.
+
+    Attributes
+    ----------
+    pts : int or None
+        Presentation time, ns, pipeline running time.
+    dts : int or None
+        Decode time, ns, pipeline running time (set by encoders with reordering).
+    duration : int or None
+        ns.
+    offset, offset_end : int or None
+        Media position of the first and one past the last unit (sample or frame number).
+    sequence : int or None
+        The device's own sequence number (V4L2 ``sequence``, PipeWire ``seq``).
+    flags : BufferFlags
+        See `BufferFlags`.
+    capture : CaptureTime or None
+        The raw hardware timestamp in its own clock domain, kept as the device gave it.
+    """
+
+    __slots__ = ("capture", "dts", "duration", "flags", "offset", "offset_end", "pts", "sequence")
+
+    def __init__(
+        self,
+        pts: int | None = None,
+        dts: int | None = None,
+        duration: int | None = None,
+        offset: int | None = None,
+        offset_end: int | None = None,
+        sequence: int | None = None,
+        flags: BufferFlags = BufferFlags.NONE,
+        capture: CaptureTime | None = None,
+    ) -> None:
+        self.pts = pts
+        self.dts = dts
+        self.duration = duration
+        self.offset = offset
+        self.offset_end = offset_end
+        self.sequence = sequence
+        self.flags = flags
+        self.capture = capture
+
+    @property
+    def effective_dts(self) -> int | None:
+        """The DTS if set, else the PTS (ns, running time): the order muxers interleave by."""
+        return self.pts if self.dts is None else self.dts
+
+    def copy(self) -> Metadata:
+        """Return an independent copy (metadata is small; the payload is not copied)."""
+        new = Metadata.__new__(Metadata)
+        new.pts = self.pts
+        new.dts = self.dts
+        new.duration = self.duration
+        new.offset = self.offset
+        new.offset_end = self.offset_end
+        new.sequence = self.sequence
+        new.flags = self.flags
+        new.capture = self.capture
+        return new
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Metadata):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        parts = [f"pts={format_time(self.pts)}"]
+        if self.dts is not None:
+            parts.append(f"dts={format_time(self.dts)}")
+        parts.append(f"duration={format_time(self.duration)}")
+        for name in ("offset", "offset_end", "sequence", "capture"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value}")
+        if self.flags:
+            parts.append(f"flags={self.flags!r}")
+        return f"Metadata({', '.join(parts)})"
+
+
+class Buffer:
+    """A payload and its `Metadata`.
+
+    Parameters
+    ----------
+    data : ndarray or bytes
+        Video: (height, width, channels) or planar; audio: (frames, channels); encoded: bytes.
+    meta : Metadata, optional
+        Timing; a fresh empty one if omitted.
+
+    Notes
+    -----
+    ``buffer.pts``, ``dts``, ``duration``, ``offset``, ``offset_end``, ``sequence``, ``flags``
+    and ``capture`` read and write through to ``buffer.meta``.
+    """
+
+    __slots__ = ("data", "meta")
+
+    def __init__(self, data: Payload, meta: Metadata | None = None) -> None:
+        self.data = data
+        self.meta = Metadata() if meta is None else meta
+
+    def with_data(self, data: Payload) -> Buffer:
+        """Return a new buffer carrying ``data`` and a copy of this buffer's metadata."""
+        return Buffer(data, self.meta.copy())
+
+    @property
+    def pts(self) -> int | None:
+        """Presentation time, ns, running time."""
+        return self.meta.pts
+
+    @pts.setter
+    def pts(self, value: int | None) -> None:
+        self.meta.pts = value
+
+    @property
+    def dts(self) -> int | None:
+        """Decode time, ns, running time."""
+        return self.meta.dts
+
+    @dts.setter
+    def dts(self, value: int | None) -> None:
+        self.meta.dts = value
+
+    @property
+    def duration(self) -> int | None:
+        """Duration, ns."""
+        return self.meta.duration
+
+    @duration.setter
+    def duration(self, value: int | None) -> None:
+        self.meta.duration = value
+
+    @property
+    def offset(self) -> int | None:
+        """Media position of the first unit (sample or frame number)."""
+        return self.meta.offset
+
+    @offset.setter
+    def offset(self, value: int | None) -> None:
+        self.meta.offset = value
+
+    @property
+    def offset_end(self) -> int | None:
+        """Media position one past the last unit."""
+        return self.meta.offset_end
+
+    @offset_end.setter
+    def offset_end(self, value: int | None) -> None:
+        self.meta.offset_end = value
+
+    @property
+    def sequence(self) -> int | None:
+        """The device's sequence number."""
+        return self.meta.sequence
+
+    @sequence.setter
+    def sequence(self, value: int | None) -> None:
+        self.meta.sequence = value
+
+    @property
+    def flags(self) -> BufferFlags:
+        """See `BufferFlags`."""
+        return self.meta.flags
+
+    @flags.setter
+    def flags(self, value: BufferFlags) -> None:
+        self.meta.flags = value
+
+    @property
+    def capture(self) -> CaptureTime | None:
+        """The raw hardware timestamp with its clock domain."""
+        return self.meta.capture
+
+    @capture.setter
+    def capture(self, value: CaptureTime | None) -> None:
+        self.meta.capture = value
+
+    @property
+    def size(self) -> int:
+        """Payload size in bytes."""
+        return self.data.nbytes if isinstance(self.data, np.ndarray) else len(self.data)
+
+    def __repr__(self) -> str:
+        shape = self.data.shape if isinstance(self.data, np.ndarray) else f"{len(self.data)} bytes"
+        return f"Buffer({shape}, {self.meta!r})"
