@@ -1,5 +1,9 @@
 """Parallax: live media capture and processing with correct (captured) time."""
 
+from parallax.buffer import Buffer, BufferFlags, Metadata
+from parallax.caps import AudioFormat, Caps, VideoFormat
+from parallax.clock import Clock, ClockFlags, ClockProvider, ManualClock, SystemClock
+from parallax.elements import make
 from parallax.errors import (
     ClockError,
     DeviceError,
@@ -9,6 +13,7 @@ from parallax.errors import (
     PipelineError,
     TimestampError,
 )
+from parallax.pipeline import MessageType, Pipeline, State, parse_launch
 from parallax.time import (
     MSECOND,
     NONE_NS,
@@ -31,17 +36,33 @@ __all__ = [
     "NSECOND",
     "SECOND",
     "USECOND",
+    "AudioFormat",
+    "Buffer",
+    "BufferFlags",
+    "Caps",
     "CaptureTime",
+    "Clock",
     "ClockDomain",
     "ClockError",
+    "ClockFlags",
+    "ClockProvider",
     "ClockTime",
     "DeviceError",
     "LinkError",
+    "ManualClock",
+    "MessageType",
+    "Metadata",
     "NegotiationError",
     "ParallaxError",
+    "Pipeline",
     "PipelineError",
+    "State",
+    "SystemClock",
     "TimestampError",
+    "VideoFormat",
     "format_time",
+    "make",
+    "parse_launch",
     "sample_pts",
     "sample_time",
     "scale",

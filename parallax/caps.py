@@ -226,7 +226,9 @@ def parse_structure(text: str) -> Structure:
         match = _FIELD.match(rest, position)
         if match is None or not match.group(2).strip():
             column = len(text) - len(rest) + position
-            raise ValueError(f"bad caps field at position {column} of {text!r}: expected name=value")
+            raise ValueError(
+                f"bad caps field at position {column} of {text!r}: expected name=value"
+            )
         name, raw = match.group(1), match.group(2).strip()
         if raw.startswith("{"):
             fields[name] = tuple(_parse_value(v.strip()) for v in raw[1:-1].split(",") if v.strip())

@@ -113,3 +113,22 @@ def device_error(device: str, message: str, errno: int | None = None) -> DeviceE
     if errno is not None:
         message = f"{message} ({os.strerror(errno)})"
     return cls(device, message, errno)
+
+
+class ElementNotFoundError(ParallaxError, LookupError):
+    """No element factory of that name."""
+
+
+class ParseError(ParallaxError, ValueError):
+    """A pipeline description (gst-launch syntax) does not parse.
+
+    Attributes
+    ----------
+    position : int
+        0-based character position in the description where the problem is.
+    """
+
+    def __init__(self, description: str, position: int, message: str) -> None:
+        pointer = " " * position + "^"
+        super().__init__(f"{message} (at position {position})\n  {description}\n  {pointer}")
+        self.position = position

@@ -1,0 +1,1 @@
+"""Application elements: push numpy arrays in (appsrc), pull buffers out (appsink)."""

@@ -1,0 +1,142 @@
+"""appsrc: the application pushes numpy arrays (or buffers) into a pipeline."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from parallax.buffer import Buffer, Metadata, Payload
+from parallax.caps import Caps, Format, Structure
+from parallax.errors import PipelineError
+from parallax.pipeline.context import ProduceContext
+from parallax.pipeline.element import Pad, Property, Source
+
+_EOS = object()
+
+
+class AppSrc(Source):
+    """Feed a pipeline from Python.
+
+    ``push(data, pts=None, duration=None)`` queues a numpy array (or bytes, or a whole
+    `Buffer` whose metadata is kept as is); ``end_of_stream()`` ends the stream after what is
+    queued. With ``do-timestamp=true`` a buffer pushed without a PTS is stamped with the
+    pipeline's running time at the push. ``push`` blocks while ``max-buffers`` are queued
+    (``block=true``, the default) or raises.
+    Example::
+
+        src = parallax.make("appsrc", caps="video/x-raw,format=GRAY8,width=4,height=4,"
+                            "framerate=30/1")
+        ...
+        src.push(np.zeros((4, 4), np.uint8), pts=0, duration=33_333_333)
+    """
+
+    factory_name = "appsrc"
+    description = "Push numpy arrays or buffers from the application"
+    caps = Property(Caps, Caps.any(), "format of the pushed data (gst-launch caps string)")
+    is_live = Property(bool, False, "the data is live (sinks sync by default)")
+    do_timestamp = Property(bool, False, "stamp buffers pushed without PTS with running time")
+    max_buffers = Property(int, 64, "buffers queued at most (0: no limit)", minimum=0)
+    block = Property(bool, True, "push blocks when full (else raises)")
+
+    def __init__(self, name: str | None = None, **properties: object) -> None:
+        super().__init__(name, **properties)
+        self._queue: deque[object] = deque()
+        self._changed = threading.Condition()
+        self.format: Format | None = None
+
+    def src_caps(self, pad: Pad) -> Caps:
+        """The ``caps`` property."""
+        return self.caps
+
+    def format_from_structure(self, structure: Structure) -> Format:
+        """Raw video and audio become `VideoFormat` / `AudioFormat`; others stay structures."""
+        from parallax.caps import AUDIO_RAW, VIDEO_RAW, AudioFormat, VideoFormat
+
+        if structure.media == VIDEO_RAW and structure.is_fixed():
+            return VideoFormat.from_structure(structure)
+        if structure.media == AUDIO_RAW and structure.is_fixed():
+            return AudioFormat.from_structure(structure)
+        return structure
+
+    def fixate_format(self, allowed: Caps) -> Format:
+        """The caps as given (ANY stays an empty ``application/octet-stream`` structure)."""
+        if allowed.is_any:
+            return Structure("application/octet-stream")
+        return super().fixate_format(allowed)
+
+    def set_format(self, fmt: Format) -> None:
+        """Remember the negotiated format."""
+        self.format = fmt
+
+    def push(
+        self, data: Payload | Buffer, pts: int | None = None, duration: int | None = None
+    ) -> None:
+        """Queue one buffer (any thread).
+
+        Parameters
+        ----------
+        data : ndarray, bytes or Buffer
+            The payload; a `Buffer` keeps its own metadata (``pts``/``duration`` override).
+        pts : int or None
+            Running time, ns.
+        duration : int or None
+            ns.
+
+        Raises
+        ------
+        PipelineError
+            After ``end_of_stream``, or when full and ``block=false``.
+        """
+        if isinstance(data, Buffer):
+            buffer = data
+        elif isinstance(data, np.ndarray | bytes):
+            buffer = Buffer(data, Metadata())
+        else:
+            raise TypeError(f"{self.name}: push() takes a numpy array, bytes or a Buffer")
+        if pts is not None:
+            buffer.meta.pts = pts
+        if duration is not None:
+            buffer.meta.duration = duration
+        if buffer.meta.pts is None and self.do_timestamp and self.context is not None:
+            buffer.meta.pts = self.context.running_time()
+        with self._changed:
+            if self._queue and self._queue[-1] is _EOS:
+                raise PipelineError(self.name, "push() after end_of_stream()")
+            while self.max_buffers and len(self._queue) >= self.max_buffers:
+                if not self.block:
+                    raise PipelineError(self.name, f"queue full ({self.max_buffers} buffers)")
+                if self.pipeline is not None and self.pipeline.stopping:
+                    return
+                self._changed.wait()
+            self._queue.append(buffer)
+            self._changed.notify_all()
+
+    def end_of_stream(self) -> None:
+        """End the stream after the buffers already pushed."""
+        with self._changed:
+            self._queue.append(_EOS)
+            self._changed.notify_all()
+
+    def unblock(self) -> None:
+        """Wake a blocked produce() or push() for teardown."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def produce(self, context: ProduceContext) -> Buffer | None:
+        """The next pushed buffer (blocks until one is pushed); None at end of stream."""
+        with self._changed:
+            while not self._queue:
+                if context.stopping or self._eos_requested.is_set():
+                    return None
+                self._changed.wait()
+            item: Any = self._queue.popleft()
+            self._changed.notify_all()
+        if item is _EOS:
+            return None
+        buffer: Buffer = item
+        if buffer.meta.pts is None and self.do_timestamp:
+            buffer.meta.pts = context.running_time()
+        return buffer

@@ -1,0 +1,1 @@
+"""Generic elements: queue, identity, capsfilter, fakesink."""

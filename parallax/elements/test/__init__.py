@@ -1,0 +1,1 @@
+"""Built-in test sources (videotestsrc, audiotestsrc): live or as fast as possible."""
