@@ -299,8 +299,7 @@ class VideoFormat:
     @classmethod
     def from_structure(cls, structure: Structure) -> VideoFormat:
         """Build from a fixed ``video/x-raw`` structure."""
-        if structure.media != VIDEO_RAW or not structure.is_fixed():
-            raise NegotiationError(f"not a fixed raw video format: {structure}")
+        _require_fixed(structure, VIDEO_RAW, ("width", "height", "format"))
         return cls(
             width=int(structure.get("width")),
             height=int(structure.get("height")),
@@ -344,8 +343,7 @@ class AudioFormat:
     @classmethod
     def from_structure(cls, structure: Structure) -> AudioFormat:
         """Build from a fixed ``audio/x-raw`` structure."""
-        if structure.media != AUDIO_RAW or not structure.is_fixed():
-            raise NegotiationError(f"not a fixed raw audio format: {structure}")
+        _require_fixed(structure, AUDIO_RAW, ("rate", "channels", "format"))
         return cls(
             rate=int(structure.get("rate")),
             channels=int(structure.get("channels")),
@@ -354,6 +352,13 @@ class AudioFormat:
 
     def __str__(self) -> str:
         return str(self.to_structure())
+
+
+def _require_fixed(structure: Structure, media: str, fields: tuple[str, ...]) -> None:
+    missing = [name for name in fields if name not in structure.fields]
+    if structure.media != media or missing or not structure.is_fixed():
+        why = f"missing {', '.join(missing)}" if missing else "not fixed"
+        raise NegotiationError(f"not a complete {media} format ({why}): {structure}")
 
 
 Format: TypeAlias = "VideoFormat | AudioFormat | Structure"

@@ -280,12 +280,15 @@ def fill_missing_pts(pts: Int64Array, nominal: int) -> Int64Array:
     return out
 
 
-def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Array, Int64Array]:
+def split_pts(
+    pts: int, n_samples: int, chunk: int, rate: int, duration: int | None = None
+) -> tuple[Int64Array, Int64Array]:
     """Exact PTS and durations of ``chunk``-sample pieces of one buffer of ``n_samples``.
 
     Piece ``k`` starts at sample ``k * chunk``; its PTS is ``pts + floor(k * chunk * SECOND /
     rate)`` and its duration runs to the next piece (the last one to the buffer's end), so
-    the durations add up exactly to ``floor(n_samples * SECOND / rate)``: no rounding drift.
+    the durations add up exactly to the buffer's duration: no rounding drift, and the last
+    piece still ends where the next buffer starts.
 
     Parameters
     ----------
@@ -297,11 +300,20 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
         Samples per piece, >= 1 (the last piece may be shorter).
     rate : int
         Samples per second, > 0.
+    duration : int or None
+        The buffer's duration, ns (``next_pts - pts`` when buffers are stamped from absolute
+        sample positions, which may differ by 1 ns from the buffer's own length); default
+        ``floor(n_samples * SECOND / rate)``.
 
     Returns
     -------
     starts, durations : ndarray of int64
         One entry per piece, ns.
+
+    Raises
+    ------
+    ValueError
+        ``duration`` ends before the last piece starts.
     """
     pts = _int64(pts, "pts")
     n_samples = _int64(n_samples, "n_samples", minimum=0)
@@ -314,4 +326,13 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
         raise OverflowError(
             f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz does not fit int64"
         )
+    if duration is not None and len(starts):
+        duration = _int64(duration, "duration", minimum=0)
+        last = pts + duration - int(starts[-1])
+        if last <= 0:
+            raise ValueError(
+                f"duration={duration} ns ends before the last piece starts at "
+                f"{int(starts[-1]) - pts} ns"
+            )
+        durations[-1] = last
     return starts, durations

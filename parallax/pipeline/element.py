@@ -353,8 +353,11 @@ class Source(_Pusher, Element):
 
     def fixate_format(self, allowed: Caps) -> Format:
         """Choose the concrete output format among ``allowed`` (already intersected with
-        `src_caps`). The default fixes the first structure, preferring `preferred_fields`.
+        `src_caps`). The default fixes the first structure, preferring `preferred_fields`;
+        ANY (nothing known about the data) becomes ``application/octet-stream``.
         """
+        if allowed.is_any:
+            return Structure("application/octet-stream")
         structure = fixate(allowed.first(), self.preferred_fields())
         return self.format_from_structure(structure)
 

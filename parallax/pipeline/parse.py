@@ -82,10 +82,10 @@ def parse_launch(description: str, name: str = "pipeline") -> Pipeline:
 
     for text, position in _tokens(description):
         if text == "!":
-            if current is None:
-                raise ParseError(description, position, "'!' with nothing before it")
             if linking_from is not None:
                 raise ParseError(description, position, "two '!' in a row")
+            if current is None:
+                raise ParseError(description, position, "'!' with nothing before it")
             linking_from, link_position = current, position
             current = None
             continue
@@ -145,6 +145,8 @@ def parse_launch(description: str, name: str = "pipeline") -> Pipeline:
         pad = downstream.pad if isinstance(downstream, _Ref) else None
         try:
             pipeline.link_pads(resolve(upstream), resolve(downstream), pad)
+        except ParseError:
+            raise
         except (LinkError, ValueError) as error:
             raise ParseError(description, position, str(error)) from error
     return pipeline

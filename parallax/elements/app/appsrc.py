@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from parallax.buffer import Buffer, Metadata, Payload
-from parallax.caps import Caps, Format, Structure
-from parallax.errors import PipelineError
+from parallax.caps import AUDIO_RAW, VIDEO_RAW, AudioFormat, Caps, Format, Structure, VideoFormat
+from parallax.errors import NegotiationError, PipelineError
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Pad, Property, Source
 
@@ -53,19 +53,14 @@ class AppSrc(Source):
 
     def format_from_structure(self, structure: Structure) -> Format:
         """Raw video and audio become `VideoFormat` / `AudioFormat`; others stay structures."""
-        from parallax.caps import AUDIO_RAW, VIDEO_RAW, AudioFormat, VideoFormat
-
-        if structure.media == VIDEO_RAW and structure.is_fixed():
-            return VideoFormat.from_structure(structure)
-        if structure.media == AUDIO_RAW and structure.is_fixed():
-            return AudioFormat.from_structure(structure)
+        try:
+            if structure.media == VIDEO_RAW:
+                return VideoFormat.from_structure(structure)
+            if structure.media == AUDIO_RAW:
+                return AudioFormat.from_structure(structure)
+        except NegotiationError:
+            pass  # incomplete raw caps: the application knows its data; keep them as given
         return structure
-
-    def fixate_format(self, allowed: Caps) -> Format:
-        """The caps as given (ANY stays an empty ``application/octet-stream`` structure)."""
-        if allowed.is_any:
-            return Structure("application/octet-stream")
-        return super().fixate_format(allowed)
 
     def set_format(self, fmt: Format) -> None:
         """Remember the negotiated format."""
