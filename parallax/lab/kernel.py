@@ -285,7 +285,9 @@ def find_busybox() -> Path:
         raise LabError("busybox not found; install it: apt-get install busybox-static")
     path = Path(found).resolve()
     if not is_static_elf(path.read_bytes()):
-        raise LabError(f"{path} is dynamically linked; install a static one: apt-get install busybox-static")
+        raise LabError(
+            f"{path} is dynamically linked; install a static one: apt-get install busybox-static"
+        )
     return path
 
 

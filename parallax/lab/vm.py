@@ -379,7 +379,9 @@ def run(
             memory_mb=memory_mb,
             cpus=ncpu,
         )
-        return _boot(argv, tuple(command), Path(rundir), (out_r, out_w), (err_r, err_w), timeout, echo)
+        return _boot(
+            argv, tuple(command), Path(rundir), (out_r, out_w), (err_r, err_w), timeout, echo
+        )
 
 
 def _boot(

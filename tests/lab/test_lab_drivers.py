@@ -65,11 +65,12 @@ def test_alsa_cards_loopback_and_dummy() -> None:
 
 
 def test_dummy_card_records() -> None:
+    frames = 4800
+    fmt = ["-f", "S16_LE", "-r", "48000", "-c", "2", "-t", "raw"]
     rec = subprocess.run(
-        ["arecord", "-q", "-D", "hw:Dummy", "-f", "S16_LE", "-r", "48000", "-c", "2",
-         "-s", "4800", "-t", "raw", "-"],
+        ["arecord", "-q", "-D", "hw:Dummy", *fmt, "-s", str(frames), "-"],
         capture_output=True,
         timeout=60,
         check=True,
     )
-    assert len(rec.stdout) == 4800 * 2 * 2
+    assert len(rec.stdout) == frames * 2 * 2
