@@ -23,11 +23,11 @@ mount -t devtmpfs devtmpfs /dev
 exec </dev/null >/dev/console 2>&1
 
 cmdline=$(cat /proc/cmdline)
-arg() { for t in $cmdline; do case "$t" in "$1"=*) echo "${t#*=}"; return;; esac; done; }
+arg() { v=""; for t in $cmdline; do case "$t" in "$1"=*) v=${t#*=};; esac; done; echo "$v"; }
 say() { echo "lab-init: $*"; }
 die() {
     say "ERROR: $*"
-    [ -d /out/. ] && mountpoint -q /out && echo "$*" > /out/init-error
+    grep -q " /out " /proc/mounts && echo "$*" > /out/init-error
     sync
     poweroff -f
     sleep 5

@@ -441,7 +441,7 @@ def _boot(
     console = _read_text(rundir / "console.log")
     rc_file = rundir / "rc"
     if not rc_file.is_file():
-        init_error = _read_text(rundir / "init-error").strip()
+        init_error = _read_text(rundir / "init-error").strip() or _init_error(console)
         why = f"guest init failed: {init_error}" if init_error else "the guest gave no exit status"
         raise LabError(
             f"{why} (qemu exit {qemu_rc}).\nqemu said: {_tail(_read_text(qemu_log), 20)}\n"
@@ -489,6 +489,13 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _init_error(console: str) -> str:
+    """Return the message of the guest init's ``die`` from the console, or ``""``."""
+    marker = "lab-init: ERROR: "
+    found = [line.split(marker, 1)[1] for line in console.splitlines() if marker in line]
+    return found[-1] if found else ""
 
 
 def _read_text(path: Path) -> str:

@@ -375,3 +375,10 @@ def test_real_boot_timeout() -> None:
         lab.run(["sh", "-c", "echo started; sleep 600"], timeout=15, image=image)
     assert time.monotonic() - start < 30
     assert info.value.stdout == b"started\n"
+
+
+@pytest.mark.slow
+def test_real_boot_init_failure_is_a_lab_error() -> None:
+    _need_lab_tools()
+    with pytest.raises(lab.LabError, match=r"guest init failed: insmod vivid\.ko .*n_devs=abc"):
+        lab.run(["true"], timeout=120, kernel_args=["vivid.n_devs=abc"])
