@@ -40,13 +40,16 @@ lint: $(STAMPS)/ext
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMPS)/ext
-	$(VENV)/bin/pytest -q
+unit: $(STAMPS)/ext $(STAMPS)/apt-lab
+	$(VENV)/bin/pytest -q -m "not lab"
 
-test: lint unit
+# lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
+test: lint unit lab-test
 
 bench: $(STAMPS)/ext
 	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
+
+include lab.mk
 
 clean:
 	rm -rf build parallax/_ext/*.so $(STAMPS)/ext

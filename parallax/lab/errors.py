@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from parallax.errors import ParallaxError
 
-class LabError(RuntimeError):
+
+class LabError(ParallaxError, RuntimeError):
     """The lab VM could not be prepared or did not run the command to its end.
 
     A command that runs and exits non-zero is not a `LabError`: its exit status is in
