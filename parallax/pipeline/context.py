@@ -32,7 +32,9 @@ class ProduceContext:
 
     @property
     def latency(self) -> int:
-        """Ns sync sinks add to each PTS: the largest latency of the live sources."""
+        """ns sync sinks add to each PTS: the largest latency of the live sources plus the
+        pipeline's processing deadline (0 when nothing is live).
+        """
         return self._pipeline.latency
 
     @property

@@ -344,7 +344,7 @@ class Source(_Pusher, Element):
 
     @property
     def latency(self) -> int:
-        """Ns between a buffer's PTS and when it can be delivered (0 when not live)."""
+        """ns between a buffer's PTS and when it can be delivered (0 when not live)."""
         return 0
 
     def produce(self, context: ProduceContext) -> Buffer | None:

@@ -18,12 +18,17 @@ from parallax.pipeline.bus import Bus, Message, MessageType
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Element, Pad, Source, Transform
 from parallax.pipeline.executor import Executor
-from parallax.time import format_time
+from parallax.time import MSECOND, format_time
 
 log = logging.getLogger("parallax.pipeline")
 
 JOIN_TIMEOUT = 1.0
 """Seconds teardown waits for all streaming threads together."""
+
+PROCESSING_DEADLINE = 20 * MSECOND
+"""ns a live pipeline allows for processing between a source and a sync sink (GStreamer's
+``processing-deadline``): without it every buffer would reach its sink a few microseconds
+after its render time, late by the time it took to make it."""
 
 
 class State(enum.IntEnum):
@@ -59,6 +64,7 @@ class Pipeline:
         self._clock: Clock | None = None
         self.base_time = 0
         self.latency = 0
+        self.processing_deadline = PROCESSING_DEADLINE
         self.is_live = False
         self._executor = Executor(self._element_failed)
         self._playing = threading.Event()
@@ -262,7 +268,11 @@ class Pipeline:
         self._clock = clock
         sources = [e for e in elements if isinstance(e, Source)]
         self.is_live = any(s.is_live for s in sources)
-        self.latency = max((s.latency for s in sources if s.is_live), default=0)
+        self.latency = (
+            max(s.latency for s in sources if s.is_live) + self.processing_deadline
+            if self.is_live
+            else 0
+        )
         self._pending_sinks = {e for e in elements if self._is_terminal(e)}
         self._interrupt = threading.Event()
         context = ProduceContext(self, clock)
