@@ -10,6 +10,8 @@ STAMPS := $(VENV)/.stamps
 APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
+# ALSA headers: pyalsaaudio builds from source and _ext/alsa.pyx includes <alsa/asoundlib.h>.
+APT_ALSA := libasound2-dev='test -f /usr/include/alsa/asoundlib.h'
 
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
@@ -21,7 +23,11 @@ $(STAMPS)/apt-base:
 	tools/ensure-apt $(APT_BASE)
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
+$(STAMPS)/apt-alsa:
+	tools/ensure-apt $(APT_ALSA)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: $(STAMPS)/apt-base $(STAMPS)/apt-alsa pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "Cython>=3.0,<4" "numpy>=1.26" "setuptools>=77" wheel
