@@ -13,6 +13,8 @@ if TYPE_CHECKING:  # the pipeline package imports this module to parse descripti
 # factory name -> "module:Class". Device and codec elements import heavy or optional
 # libraries, so nothing is imported until an element is made.
 FACTORIES: dict[str, str] = {
+    "alsasink": "parallax.elements.device.alsasink:AlsaSink",
+    "alsasrc": "parallax.elements.device.alsasrc:AlsaSrc",
     "appsink": "parallax.elements.app.appsink:AppSink",
     "appsrc": "parallax.elements.app.appsrc:AppSrc",
     "audiotestsrc": "parallax.elements.test.audiotestsrc:AudioTestSrc",

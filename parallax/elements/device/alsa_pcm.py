@@ -8,6 +8,7 @@ an unplug test) cannot free the handle under a running call.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -142,9 +143,7 @@ class AlsaPcm:
                 device, f"{element}: cannot open for {what}: {error}; {hint}", code
             ) from None
         info = pcm.info()
-        got = AudioFormat(
-            info["rate"], info["channels"], self._format_name(info["format_name"])
-        )
+        got = AudioFormat(info["rate"], info["channels"], self._format_name(info["format_name"]))
         if got != fmt:
             capabilities = describe_capabilities(pcm)
             pcm.close()
@@ -251,7 +250,7 @@ class AlsaPcm:
             return frames
 
     def _failed(self, what: str, error: Exception) -> DeviceError:
-        code = error.errno if isinstance(error, OSError) else _alsa_errno(error)  # type: ignore[arg-type]
+        code = error.errno if isinstance(error, OSError) else _alsa_errno(error)
         return device_error(self.device, f"{self.element}: {what} failed: {error}", code)
 
     def status(self) -> tuple[int, int, int, int, int] | None:
@@ -321,29 +320,28 @@ class AlsaPcm:
         for fd, revents in ready:
             if fd == self._wake:
                 woken = True
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.eventfd_read(self._wake)
-                except BlockingIOError:
-                    pass
             elif revents & select.POLLNVAL or self._pcm is None:
                 raise self._closed()
         return not woken
 
     def wake(self) -> None:
         """Make a `wait` in another thread return False (teardown)."""
-        try:
-            os.eventfd_write(self._wake, 1)
-        except OSError:
-            pass  # closed already
+        os.eventfd_write(self._wake, 1)
+
+    def __del__(self) -> None:
+        # The wake fd outlives close(): a wait in another thread may still poll it.
+        wake = getattr(self, "_wake", None)
+        if wake is not None:
+            os.close(wake)
 
     def drop(self) -> None:
         """Stop the stream now, discarding what is queued."""
         with self._lock:
             if self._pcm is not None:
-                try:
+                with contextlib.suppress(alsaaudio.ALSAAudioError):
                     self._pcm.drop()
-                except alsaaudio.ALSAAudioError:
-                    pass
                 self.transferred = 0
 
     def close(self) -> None:
@@ -351,9 +349,7 @@ class AlsaPcm:
         with self._lock:
             pcm, self._pcm = self._pcm, None
             if pcm is not None:
-                try:
+                with contextlib.suppress(alsaaudio.ALSAAudioError):
                     pcm.drop()
-                except alsaaudio.ALSAAudioError:
-                    pass
                 pcm.close()
         self.wake()
