@@ -60,6 +60,7 @@ class AlsaSrc(Source):
         self._clock: AlsaClock | None = None
         self._count = 0
         self._warned_untimed = False
+        self._started = False
 
     # -- properties of the stream ---------------------------------------------------------
 
@@ -120,6 +121,7 @@ class AlsaSrc(Source):
         self.timeline = CaptureTimeline(self.rate, to_running)
         self._count = 0
         self._warned_untimed = False
+        self._started = False
 
     # -- clock ------------------------------------------------------------------------------
 
@@ -166,13 +168,20 @@ class AlsaSrc(Source):
         while True:
             if context.stopping:
                 return None
+            # Wait for a whole period first (a non-blocking read takes whatever is there,
+            # a few frames on a sample-accurate card); a stream that is not started yet
+            # (first read, after an overrun) is started by the read itself.
+            if self._started and not pcm.wait():
+                continue  # woken: stopping, or closed (the read says which)
             frames, data, status, monotonic_ns = pcm.read()
             if frames > 0:
+                self._started = True
                 break
             if frames == -errno.EPIPE:
+                self._started = False
                 timeline.xrun()
-                continue
-            pcm.wait()
+            else:
+                self._started = True
         assert status is not None
         _state, htstamp, _trigger, avail, _delay = status
         stamp = timeline.stamp(frames, htstamp, avail, monotonic_ns)
