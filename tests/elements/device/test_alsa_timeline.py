@@ -1,5 +1,6 @@
 """CaptureTimeline on recorded and modelled (frames, htstamp, avail) sequences: host only."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def test_buffers_tile_exactly_and_follow_the_sample_position(rate):
     finally:
         RATE = saved
     anchor = stamps[0].pts
-    for previous, current in zip(stamps, stamps[1:], strict=False):
+    for previous, current in itertools.pairwise(stamps):
         assert previous.pts + previous.duration == current.pts
         assert previous.offset_end == current.offset
         assert current.flags == BufferFlags.NONE
@@ -109,7 +110,7 @@ def test_overrun_leaves_a_gap_flags_discont_and_counts_lost_frames():
     gap = first.pts - (before[-1].pts + before[-1].duration)
     assert abs(gap - 500_000_000) <= 1
     assert after[1].flags == BufferFlags.NONE
-    for previous, current in zip(after, after[1:], strict=False):
+    for previous, current in itertools.pairwise(after):
         assert previous.pts + previous.duration == current.pts
 
 
