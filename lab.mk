@@ -42,3 +42,10 @@ lab-test: lab-prepare
 
 lab-shell-check: lab-prepare
 	$(PY) -m parallax.lab run --console -- sh -c 'uname -r; ls /dev/video* /dev/snd; cat /proc/asound/cards'
+
+# Benchmarks that need real drivers (benchmarks/bench_alsa.py), in one boot.
+.PHONY: lab-bench
+lab-bench: lab-prepare
+	$(PY) -m parallax.lab run --timeout $(LAB_TIMEOUT) -- \
+		$(PY) -m pytest -m lab -p no:cacheprovider benchmarks --benchmark-enable \
+		--benchmark-columns=min,median,mean $(LAB_ARGS)
