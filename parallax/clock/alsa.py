@@ -81,7 +81,12 @@ class AlsaClock(Clock):
 
     def now(self) -> int:
         """Return the card's time now, ns (this clock's time; origin CLOCK_MONOTONIC's)."""
-        position = self._probe() if self._rate else None
+        return self.observe(self._probe() if self._rate else None)
+
+    def observe(self, position: DevicePosition | None) -> int:
+        """Take a stream position read elsewhere (a capture read's status) and return the
+        clock's time at it, ns: the calibration learns from reads as well as from `now`.
+        """
         with self._lock:
             if position is None or position.tstamp_ns <= 0 or position.trigger_ns <= 0:
                 value = self.calibration.to_device(time.monotonic_ns())

@@ -11,7 +11,7 @@ from parallax.buffer import Buffer, BufferFlags, Metadata
 from parallax.caps import SAMPLE_FORMATS, AudioFormat, Caps, Format, Structure
 from parallax.clock.alsa import AlsaClock, DevicePosition
 from parallax.clock.base import Clock, ClockProvider
-from parallax.elements.device.alsa_pcm import AlsaPcm
+from parallax.elements.device.alsa_pcm import STATE_RUNNING, AlsaPcm
 from parallax.elements.device.alsa_timeline import CaptureTimeline
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Pad, Property, Sink, Source
@@ -183,7 +183,10 @@ class AlsaSrc(Source):
             else:
                 self._started = True
         assert status is not None
-        _state, htstamp, _trigger, avail, _delay = status
+        state, htstamp, trigger, avail, _delay = status
+        if self._clock is not None and state == STATE_RUNNING:
+            # The read's status is a free observation of the card for its clock.
+            self._clock.observe(DevicePosition(htstamp, trigger, pcm.transferred + avail))
         stamp = timeline.stamp(frames, htstamp, avail, monotonic_ns)
         if stamp.lost:
             self.post_warning(
