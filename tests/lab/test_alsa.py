@@ -111,7 +111,7 @@ def test_loopback_capture_of_a_played_tone(tmp_path):
     try:
         time.sleep(0.3)  # aplay has opened the loopback and fixed its format
         count = -(-5 * RATE // PERIOD)  # 5 s of periods
-        pipeline, src, recorder = capture("hw:Loopback,1,0", count, period_size=PERIOD)
+        pipeline, src, recorder = capture("hw:Loopback,1,0", count, period_size=PERIOD, periods=8)
     finally:
         player.kill()
         player.wait(10)
@@ -140,7 +140,10 @@ def test_loopback_capture_of_a_played_tone(tmp_path):
 def test_dummy_capture_rate_and_residual():
     """Acceptance 2: hw:Dummy, PTS against sample position and against htstamps."""
     count = 100  # 2.1 s
-    pipeline, _, recorder = capture(DUMMY, count, clock=SystemClock(), period_size=PERIOD)
+    # A deep ring buffer (12 periods, 256 ms): the loaded guest must not overrun here.
+    pipeline, _, recorder = capture(
+        DUMMY, count, clock=SystemClock(), period_size=PERIOD, periods=12
+    )
     buffers = recorder.buffers
     assert len(buffers) == count
     assert not any(b.flags & BufferFlags.DISCONT for b in buffers[1:])
