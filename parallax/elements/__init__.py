@@ -21,6 +21,7 @@ FACTORIES: dict[str, str] = {
     "identity": "parallax.elements.core.identity:Identity",
     "queue": "parallax.elements.core.queue:Queue",
     "timestampdebug": "parallax.elements.debug.timestampdebug:TimestampDebug",
+    "v4l2src": "parallax.elements.device.v4l2src:V4l2Src",
     "videotestsrc": "parallax.elements.test.videotestsrc:VideoTestSrc",
 }
 

@@ -369,6 +369,15 @@ class Source(_Pusher, Element):
         """Turn a fixed structure into the format object the element works with."""
         return structure
 
+    def no_format_error(self, downstream: Caps) -> ParallaxError:
+        """The error to raise when nothing in `src_caps` is acceptable ``downstream``. A
+        device source overrides it to say what its device supports (a `DeviceError`).
+        """
+        return NegotiationError(
+            f"{self.name}: gives {self.src_caps(self.src_pad)}, but downstream accepts "
+            f"{downstream}"
+        )
+
     def set_format(self, fmt: Format) -> None:
         """The negotiated output format (``self.src_pad.format`` holds it too)."""
 

@@ -350,14 +350,10 @@ class Pipeline:
 
     def _negotiate(self) -> None:
         for source in [e for e in self.elements if isinstance(e, Source)]:
-            allowed = source.src_caps(source.src_pad).intersect(
-                self._downstream_caps(source.src_pad)
-            )
+            downstream = self._downstream_caps(source.src_pad)
+            allowed = source.src_caps(source.src_pad).intersect(downstream)
             if allowed.is_empty:
-                raise NegotiationError(
-                    f"{source.name}: gives {source.src_caps(source.src_pad)}, but downstream "
-                    f"accepts {self._downstream_caps(source.src_pad)}"
-                )
+                raise source.no_format_error(downstream)
             fmt = source.fixate_format(allowed)
             source.src_pad.format = fmt
             source.set_format(fmt)
