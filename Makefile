@@ -9,7 +9,8 @@ STAMPS := $(VENV)/.stamps
 # Debian packages: NAME or NAME=PROBE (the probe skips the package when it already succeeds).
 APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
-	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
+	python3-venv='$(PYTHON) -c "import venv, ensurepip"' \
+	linux-libc-dev='test -f /usr/include/linux/videodev2.h'
 
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 

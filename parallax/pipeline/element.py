@@ -374,8 +374,7 @@ class Source(_Pusher, Element):
         device source overrides it to say what its device supports (a `DeviceError`).
         """
         return NegotiationError(
-            f"{self.name}: gives {self.src_caps(self.src_pad)}, but downstream accepts "
-            f"{downstream}"
+            f"{self.name}: gives {self.src_caps(self.src_pad)}, but downstream accepts {downstream}"
         )
 
     def set_format(self, fmt: Format) -> None:

@@ -11,7 +11,11 @@ from parallax._ext.v4l2 import MappedBuffer, Stream
 from parallax.buffer import Buffer, Metadata
 from parallax.caps import VIDEO_RAW, Caps, Format, Structure, VideoFormat
 from parallax.elements.device.v4l2device import Layout, V4l2Device
-from parallax.elements.device.v4l2timestamps import FrameTimestamps, TimestampPolicy
+from parallax.elements.device.v4l2timestamps import (
+    FrameTimestamps,
+    TimestampPolicy,
+    timestamp_source,
+)
 from parallax.errors import DeviceError, NegotiationError, ParallaxError, device_error
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Pad, Property, Source
@@ -251,6 +255,13 @@ class V4l2Src(Source):
         timing = timestamps.stamp(flags, sequence, timestamp, dequeued)
         for text in timing.warnings:
             self.post_warning(text, sequence=sequence)
+        if self._frames == 0:
+            source = timestamp_source(flags)
+            self.post_message(
+                f"{self.device}: driver timestamps: {timing.capture.domain.value}, {source.value}",
+                domain=timing.capture.domain,
+                source=source,
+            )
         pts = context.to_running_time(timing.time)
         data = self._frame(stream, index, bytesused, layout)
         self._frames += 1

@@ -115,8 +115,8 @@ class FrameTimestamps:
       about; `problems` counts all of them.
     * **Sequence.** A step of more than one in ``v4l2_buffer.sequence`` (mod 2**32) means
       the driver dropped frames: the frame gets DISCONT, `dropped_frames` grows, the first gap
-      is warned about. A step of zero or backwards (the driver restarted its count) gives
-      DISCONT and a warning, no drop.
+      is warned about. A step back (the driver restarted its count) gives DISCONT and a
+      warning, no drop; a repeated number (vivid does it under load) a warning only.
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ class FrameTimestamps:
         """Frames the driver dropped (sum of the sequence gaps)."""
         self.problems: dict[str, int] = {}
         """Count of each timestamp problem seen: ``zero``, ``backwards``, ``far-future``,
-        ``not-monotonic-clock``, ``sequence-restart``."""
+        ``not-monotonic-clock``, ``sequence-repeat``, ``sequence-restart``."""
         self.domain: ClockDomain | None = None
         """Domain of the last frame's driver timestamp."""
         self.source: TimestampSource | None = None
@@ -229,11 +229,20 @@ class FrameTimestamps:
             self._position = 0
             return 0, False
         step = (sequence - last) % _SEQUENCE_MODULO
-        if step == 0 or step >= _SEQUENCE_MODULO // 2:
+        if step == 0:
+            # seen from vivid under load: a new frame with the previous frame's number
+            self._position += 1
+            if self._count("sequence-repeat"):
+                warnings.append(
+                    f"{self.device}: two frames in a row have sequence {sequence}; frames "
+                    "are counted on (positions stay increasing)"
+                )
+            return 0, False
+        if step >= _SEQUENCE_MODULO // 2:
             self._position += 1
             if self._count("sequence-restart"):
                 warnings.append(
-                    f"{self.device}: frame sequence went from {last} to {sequence}; the "
+                    f"{self.device}: frame sequence went back from {last} to {sequence}; the "
                     "driver restarted its count (DISCONT)"
                 )
             return 0, True
