@@ -3,6 +3,7 @@ those recordings with bogus timestamps put in."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from parallax.elements.device.v4l2timestamps import (
     TIMESTAMP_MASK,
     TIMESTAMP_MONOTONIC,
     TIMESTAMP_UNKNOWN,
-    FrameTiming,
     FrameTimestamps,
+    FrameTiming,
     TimestampPolicy,
     TimestampSource,
 )
@@ -41,7 +42,7 @@ def run(rows: list[Row], policy: TimestampPolicy = TimestampPolicy.REPAIR) -> tu
 
 def sequence_steps(rows: list[Row]) -> list[int]:
     """Reference: the step of each frame's sequence from the previous one (mod 2**32)."""
-    return [(b[1] - a[1]) % 2**32 for a, b in zip(rows, rows[1:], strict=False)]
+    return [(b[1] - a[1]) % 2**32 for a, b in itertools.pairwise(rows)]
 
 
 def recording(name: str) -> list[Row]:
@@ -85,9 +86,7 @@ def test_sequence_gaps_are_counted_and_flagged(name: str) -> None:
     # positions count every frame, dropped ones included, across the 2**32 wrap
     positions = [t.position for t in timings]
     assert positions[0] == 0
-    assert [b - a for a, b in zip(positions, positions[1:], strict=False)] == [
-        max(step, 1) for step in steps
-    ]
+    assert [b - a for a, b in itertools.pairwise(positions)] == [max(step, 1) for step in steps]
     gap_warnings = [w for t in timings for w in t.warnings if "dropped" in w]
     assert len(gap_warnings) == (1 if sum(gaps) else 0)
 
@@ -148,7 +147,7 @@ def test_far_future_under_repair_policy_uses_the_dequeue_time() -> None:
     rows = recording("vivid_640x360_30fps_timewrap")
     stamper, timings = run(rows, TimestampPolicy.REPAIR)
     times = [t.time.ns for t in timings]
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     for row, timing in zip(rows, timings, strict=True):
         assert timing.flags & BufferFlags.RESYNC
         assert row[3] <= timing.time.ns  # never before the frame was seen...
@@ -205,7 +204,7 @@ def test_backwards_timestamps_are_repaired_to_increase() -> None:
     rows[30][2] = rows[29][2] - 5 * SECOND
     stamper, timings = run(rows, TimestampPolicy.REPAIR)
     times = [t.time.ns for t in timings]
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(times))
     assert stamper.problems["backwards"] == 3
     assert [i for i, t in enumerate(timings) if t.flags & BufferFlags.RESYNC] == [20, 21, 30]
     assert sum("is not after the previous" in w for t in timings for w in t.warnings) == 1
