@@ -48,6 +48,17 @@ cdef extern from "<poll.h>" nogil:
     const short POLLHUP
     const short POLLNVAL
 
+cdef extern from "<sys/mman.h>" nogil:
+    # Linux; Python.h defines _GNU_SOURCE, which declares it
+    void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+    const int MREMAP_MAYMOVE
+    const int MREMAP_FIXED
+    const int MAP_PRIVATE
+    const int MAP_ANONYMOUS
+
+cdef extern from "<string.h>" nogil:
+    void *memcpy(void *dest, const void *src, size_t n)
+
 cdef extern from "<sys/eventfd.h>" nogil:
     int eventfd(unsigned int initval, int flags)
     const int EFD_CLOEXEC
@@ -125,6 +136,21 @@ cdef int _dequeue(
         return -errno  # (EAGAIN with POLLERR: nothing queued or not streaming; never spin)
 
 
+cdef int _detach(void *address, size_t length) noexcept nogil:
+    """Replace the mapping at ``address`` by private anonymous memory with the same bytes, in
+    one step (mremap over it), so concurrent readers never see anything else. 0 or -1.
+    """
+    cdef void *copy = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                           -1, 0)
+    if copy == MAP_FAILED:
+        return -1
+    memcpy(copy, address, length)
+    if mremap(copy, length, length, MREMAP_MAYMOVE | MREMAP_FIXED, address) == MAP_FAILED:
+        munmap(copy, length)
+        return -1
+    return 0
+
+
 cdef object _error(int negative_errno, str what):
     code = -negative_errno
     return OSError(code, f"{what}: {os.strerror(code)}")
@@ -167,6 +193,7 @@ cdef class Stream:
     cdef size_t *lengths
     cdef int *dmabuf_fds
     cdef bint *with_driver
+    cdef bint *lent
 
     def __cinit__(self, int fd):
         self.fd = fd
@@ -185,6 +212,7 @@ cdef class Stream:
         free(self.lengths)
         free(self.dmabuf_fds)
         free(self.with_driver)
+        free(self.lent)
         if self.wake_fd >= 0:
             close(self.wake_fd)
 
@@ -223,7 +251,9 @@ cdef class Stream:
         self.lengths = <size_t *>calloc(req.count, sizeof(size_t))
         self.dmabuf_fds = <int *>calloc(req.count, sizeof(int))
         self.with_driver = <bint *>calloc(req.count, sizeof(bint))
-        if not (self.addresses and self.lengths and self.dmabuf_fds and self.with_driver):
+        self.lent = <bint *>calloc(req.count, sizeof(bint))
+        if not (self.addresses and self.lengths and self.dmabuf_fds and self.with_driver
+                and self.lent):
             raise MemoryError()
         for i in range(req.count):
             self.dmabuf_fds[i] = -1
@@ -282,18 +312,32 @@ cdef class Stream:
         self.streaming = True
 
     def stop(self):
-        """Stop capturing (VIDIOC_STREAMOFF): the driver gives every buffer back. Buffers
-        still lent out are not queued again when released. Safe to call twice.
+        """Stop capturing (VIDIOC_STREAMOFF) and let go of the device's memory.
+
+        Buffers not lent out are unmapped. Each buffer still lent out is moved, at the same
+        address, to private memory holding a copy of its frame: its views stay valid and
+        unchanged, it is never queued again, and no mapping keeps the device file open (a
+        mapping would: the device would stay busy while the application keeps frames).
+        Safe to call twice.
         """
         cdef int kind = V4L2_BUF_TYPE_VIDEO_CAPTURE
         cdef unsigned int i
-        if not self.streaming:
-            return
-        self.streaming = False
+        cdef int status = 0
+        if self.streaming:
+            self.streaming = False
+            status = _xioctl(self.fd, VIDIOC_STREAMOFF, &kind)
         for i in range(self.count):
             self.with_driver[i] = False
+            # (an exported buffer's memory lives on in its dma-buf fd, which stays open until
+            # the stream is deallocated: that reference is on the memory, not the device file)
+            if self.addresses[i] != NULL:
+                if self.lent[i]:
+                    if _detach(self.addresses[i], self.lengths[i]) < 0:
+                        raise _error(-errno, f"moving lent buffer {i} to private memory")
+                else:
+                    munmap(self.addresses[i], self.lengths[i])
+                    self.addresses[i] = NULL
         self.queued = 0
-        status = _xioctl(self.fd, VIDIOC_STREAMOFF, &kind)
         if status < 0:
             raise _error(status, "VIDIOC_STREAMOFF")
 
@@ -350,8 +394,10 @@ cdef class Stream:
         back to the driver when the `MappedBuffer` is deallocated.
         """
         self._check(index)
-        if self.with_driver[index]:
-            raise ValueError(f"buffer {index} is queued with the driver")
+        if self.with_driver[index] or self.lent[index]:
+            raise ValueError(f"buffer {index} is queued with the driver or already lent")
+        if self.addresses[index] == NULL:
+            raise ValueError(f"buffer {index} was released (the stream stopped)")
         cdef MappedBuffer lent = MappedBuffer.__new__(MappedBuffer)
         lent.stream = self
         lent.index = index
@@ -359,11 +405,13 @@ cdef class Stream:
         lent.shape[0] = <Py_ssize_t>self.lengths[index]
         lent.strides[0] = 1
         self.leased += 1
+        self.lent[index] = True
         return lent
 
     cdef void _give_back(self, unsigned int index) noexcept:
         cdef int status
         self.leased -= 1
+        self.lent[index] = False
         if self.streaming and not self.with_driver[index]:
             status = self._queue(index)
             if status < 0 and self.requeue_errno == 0:

@@ -19,8 +19,8 @@ from typing import Any
 
 from linuxpy.ioctl import ioctl
 from linuxpy.video import raw
+from linuxpy.video.device import ButtonControl, iter_read
 from linuxpy.video.device import Device as LinuxpyDevice
-from linuxpy.video.device import iter_read
 
 from parallax.caps import PIXEL_FORMATS, VIDEO_RAW, Caps, Structure, VideoFormat
 from parallax.errors import DeviceError, device_error
@@ -418,7 +418,8 @@ class V4l2Device:
         return sorted(control.config_name for control in self._linuxpy.controls.values())
 
     def set_controls(self, values: Mapping[str, int]) -> None:
-        """Set controls by name (linuxpy's ``config_name``: lower case, ``_`` for spaces).
+        """Set controls by name (linuxpy's ``config_name``: lower case, ``_`` for spaces);
+        a button control is pressed by a non-zero value.
 
         Raises
         ------
@@ -435,7 +436,11 @@ class V4l2Device:
                     f"has no control {name!r}; it has: {', '.join(self.control_names())}",
                 ) from None
             try:
-                control.value = value
+                if isinstance(control, ButtonControl):
+                    if value:
+                        control.push()  # a button has no value: 1 presses it
+                else:
+                    control.value = value
             except (OSError, AttributeError, ValueError) as error:
                 raise DeviceError(
                     self.path, f"cannot set control {name}={value}: {error}"
