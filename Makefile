@@ -48,7 +48,7 @@ unit: $(STAMPS)/ext $(STAMPS)/apt-lab
 test: lint unit lab-test
 
 bench: $(STAMPS)/ext
-	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
+	$(VENV)/bin/pytest -q $(wildcard benchmarks/bench_*.py) --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
 
 include lab.mk
 
