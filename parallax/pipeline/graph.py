@@ -68,6 +68,7 @@ class Pipeline:
         self.is_live = False
         self._executor = Executor(self._element_failed)
         self._playing = threading.Event()
+        self._streaming = False  # PLAYING and not stopping: what the source loops check
         self._interrupt = threading.Event()
         self._stopping = threading.Event()
         self._paused_at: int | None = None
@@ -251,6 +252,7 @@ class Pipeline:
     def _pause(self) -> None:
         assert self._clock is not None
         self._paused_at = self._clock.now()
+        self._streaming = False
         self._playing.clear()
         self._interrupt.set()
         self._set(State.PAUSED)
@@ -260,6 +262,7 @@ class Pipeline:
         self.base_time += self._clock.now() - self._paused_at
         self._paused_at = None
         self._interrupt = threading.Event()
+        self._streaming = True
         self._playing.set()
 
     def _start_streaming(self) -> None:
@@ -277,10 +280,11 @@ class Pipeline:
         self._interrupt = threading.Event()
         context = ProduceContext(self, clock)
         for element in reversed(elements):
-            element.context = context
+            element._prepare(context)
         self.base_time = clock.now()
         for element in reversed(elements):  # sinks first, so they are ready for data
             element.start(context)
+        self._streaming = True
         self._playing.set()
         for element in elements:
             for loop in element.streaming_loops():
@@ -326,6 +330,7 @@ class Pipeline:
             self._set(target)
 
     def _begin_stop(self) -> None:
+        self._streaming = False
         self._stopping.set()
         self._interrupt.set()
         self._playing.set()
