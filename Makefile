@@ -11,6 +11,10 @@ APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
 
+# Real tools the host tests compare against or draw with: ffprobe/ffmpeg (`parallax analyze`
+# checked against FFmpeg's own files), graphviz `dot` (Pipeline._repr_svg_).
+APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot'
+
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
 .PHONY: all demo test lint unit bench clean distclean
@@ -19,6 +23,10 @@ all: $(STAMPS)/ext
 
 $(STAMPS)/apt-base:
 	tools/ensure-apt $(APT_BASE)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/apt-tools:
+	tools/ensure-apt $(APT_TOOLS)
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
@@ -40,7 +48,7 @@ lint: $(STAMPS)/ext
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMPS)/ext $(STAMPS)/apt-lab
+unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q -m "not lab"
 
 # lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
