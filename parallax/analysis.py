@@ -606,10 +606,17 @@ class TimingReport:
         histogram, residuals, offsets = figure.subplots(3, 1)
         figure.suptitle(f"Timing of {os.path.basename(self.source) or self.source}")
 
-        for stream in self.streams:
-            intervals = stream.intervals
-            if len(intervals):
-                histogram.hist(intervals / 1e6, bins=50, alpha=0.6, label=stream.name)
+        everything = [s.intervals / 1e6 for s in self.streams if len(s.intervals)]
+        if everything:
+            # Common bins at least 10 us wide: exact sample-grid intervals differ by 1 ns,
+            # which per-stream automatic bins would draw as invisible slivers.
+            low = min(float(v.min()) for v in everything)
+            high = max(float(v.max()) for v in everything)
+            width = max((high - low) / 80, 0.01)
+            bins = np.arange(low - width / 2, high + width, width)
+            for stream in self.streams:
+                if len(stream.intervals):
+                    histogram.hist(stream.intervals / 1e6, bins, alpha=0.6, label=stream.name)
         histogram.set_title("Frame intervals")
         histogram.set_xlabel("interval (ms)")
         histogram.set_ylabel("count")

@@ -1,4 +1,4 @@
-"""The ``parallax`` command: ``launch``, ``inspect`` and ``demo``.
+"""The ``parallax`` command: ``launch``, ``inspect``, ``demo``, ``analyze``, ``devices``.
 
 Every error prints one line and exits non-zero; ``--verbose`` shows the traceback.
 """
@@ -6,6 +6,7 @@ Every error prints one line and exits non-zero; ``--verbose`` shows the tracebac
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -45,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="the main job on the built-in test sources")
     demo.add_argument("--seconds", type=float, default=5.0, help="live capture length")
 
+    analyze = commands.add_parser(
+        "analyze", help="timing report of a media file (MP4, TS) or a timestampdebug log"
+    )
+    analyze.add_argument("file", help="a media file, or a saved timestampdebug log (.log)")
+    analyze.add_argument("--json", action="store_true", help="print the report as JSON")
+    analyze.add_argument("--plot", metavar="OUT.png", help="draw the timing plots to a file")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -55,8 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_launch(" ".join(args.description), args.timeout)
         if args.command == "inspect":
             return run_inspect(args.element)
+        if args.command == "analyze":
+            return run_analyze(args.file, as_json=args.json, plot=args.plot)
         return run_demo(args.seconds)
-    except (ParallaxError, TimeoutError, OSError, ValueError) as error:
+    except (ParallaxError, TimeoutError, OSError, ValueError, ImportError) as error:
         if args.verbose:
             raise
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -173,6 +183,22 @@ def run_demo(seconds: float) -> int:
             f"late renders {_late(sink)}"
         )
     pipeline.set_state(State.NULL)
+    return 0
+
+
+def run_analyze(path: str, *, as_json: bool, plot: str | None) -> int:
+    """``parallax analyze``: the timing report of a file, as text or JSON, and its plots."""
+    from parallax.analysis import TimingReport
+
+    report = TimingReport.load(path)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+    if plot is not None:
+        report.plot(plot)
+        # stderr: with --json, stdout stays one JSON document
+        print(f"parallax: plots written to {plot}", file=sys.stderr)
     return 0
 
 
