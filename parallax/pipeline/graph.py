@@ -62,6 +62,7 @@ class Pipeline:
         self._elements: dict[str, Element] = {}
         self._forced_clock: Clock | None = None
         self._clock: Clock | None = None
+        self._clock_provider: Element | None = None
         self.base_time = 0
         self.latency = 0
         self.processing_deadline = PROCESSING_DEADLINE
@@ -182,6 +183,16 @@ class Pipeline:
         """The clock chosen at PLAYING (None before)."""
         return self._clock
 
+    @property
+    def clock_provider(self) -> Element | None:
+        """The element whose clock was chosen (None: forced, the system fallback, or not yet)."""
+        return self._clock_provider
+
+    @property
+    def clock_forced(self) -> bool:
+        """True when `use_clock` chose the clock."""
+        return self._forced_clock is not None
+
     def running_time(self) -> int:
         """Running time now, ns (clock time minus base time)."""
         if self._clock is None:
@@ -267,8 +278,8 @@ class Pipeline:
 
     def _start_streaming(self) -> None:
         elements = self.elements
-        clock, _provider = self._choose_clock(elements)
-        self._clock = clock
+        clock, provider = self._choose_clock(elements)
+        self._clock, self._clock_provider = clock, provider
         sources = [e for e in elements if isinstance(e, Source)]
         self.is_live = any(s.is_live for s in sources)
         self.latency = (
@@ -485,6 +496,26 @@ class Pipeline:
                 {"pts": pts, "lateness": lateness, "dropped": dropped},
             )
         )
+
+    # -- pictures ---------------------------------------------------------------------------
+
+    def to_dot(self) -> str:
+        """Graphviz ``dot`` source: each element, its negotiated caps, the selected clock."""
+        from parallax.pipeline.dot import to_dot
+
+        return to_dot(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's drawing (needs Graphviz ``dot``; else Jupyter shows the plain text)."""
+        from parallax.pipeline.dot import to_svg
+
+        return to_svg(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain text: one line per link with its caps, and the clock."""
+        from parallax.pipeline.dot import to_text
+
+        printer.text(repr(self) if cycle else to_text(self))
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} {self.state.name} {list(self._elements)}>"
