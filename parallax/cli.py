@@ -53,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     analyze.add_argument("--json", action="store_true", help="print the report as JSON")
     analyze.add_argument("--plot", metavar="OUT.png", help="draw the timing plots to a file")
 
+    devices = commands.add_parser(
+        "devices", help="list V4L2 video, ALSA audio and PipeWire devices"
+    )
+    devices.add_argument("--json", action="store_true", help="print the listing as JSON")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -63,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_launch(" ".join(args.description), args.timeout)
         if args.command == "inspect":
             return run_inspect(args.element)
+        if args.command == "devices":
+            return run_devices(as_json=args.json)
         if args.command == "analyze":
             return run_analyze(args.file, as_json=args.json, plot=args.plot)
         return run_demo(args.seconds)
@@ -183,6 +190,18 @@ def run_demo(seconds: float) -> int:
             f"late renders {_late(sink)}"
         )
     pipeline.set_state(State.NULL)
+    return 0
+
+
+def run_devices(*, as_json: bool) -> int:
+    """``parallax devices``: what can be captured here, and what could not be looked at."""
+    from parallax.devices import format_sections, list_devices
+
+    sections = list_devices()
+    if as_json:
+        print(json.dumps({s.key: s.to_dict() for s in sections}, indent=2))
+    else:
+        print(format_sections(sections), end="")
     return 0
 
 
