@@ -190,9 +190,15 @@ class StreamTiming:
 
     @property
     def duration(self) -> int | None:
-        """``span`` plus one nominal interval (the last frame lasts too), ns."""
+        """``span`` plus the last frame's own slot on the ideal grid, ns.
+
+        For 30 frames at 30 fps this is exactly 1 s (the last slot is 33_333_334 ns).
+        """
         span = self.span
-        return None if span is None else span + math.floor(self.nominal)
+        if span is None:
+            return None
+        last = int(self.slots[-1])
+        return span + math.floor((last + 1) * self.nominal) - math.floor(last * self.nominal)
 
     @property
     def intervals(self) -> Int64Array:
