@@ -1,4 +1,5 @@
-"""The ``parallax`` command: ``launch``, ``inspect``, ``demo``, ``analyze``, ``devices``.
+"""The ``parallax`` command: ``launch``, ``inspect``, ``demo``, ``devices``, ``record``,
+``analyze``.
 
 Every error prints one line and exits non-zero; ``--verbose`` shows the traceback.
 """
@@ -10,20 +11,25 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from parallax.clock.base import ClockProvider
 from parallax.elements import FACTORIES, element_class
 from parallax.elements.core.fakesink import FakeSink
-from parallax.elements.debug.timestampdebug import TimestampDebug
+from parallax.elements.debug.timestampdebug import TimestampDebug, TimestampStats
 from parallax.errors import ParallaxError
 from parallax.pipeline import MessageType, Pipeline, State, parse_launch
 from parallax.pipeline.element import Element, Sink
 from parallax.time import SECOND, format_time, sample_pts
+
+if TYPE_CHECKING:
+    from parallax.record import RecordPlan
 
 log = logging.getLogger("parallax.cli")
 
@@ -45,6 +51,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="the main job on the built-in test sources")
     demo.add_argument("--seconds", type=float, default=5.0, help="live capture length")
+
+    record = commands.add_parser(
+        "record", help="record video and audio to MP4 or MPEG-TS with capture timestamps"
+    )
+    record.add_argument("output", metavar="OUT.mp4|OUT.ts", help="the file to write")
+    record.add_argument(
+        "--video", metavar="DEV", help="/dev/videoN, 'test' or 'none' (default: test sources)"
+    )
+    record.add_argument(
+        "--audio",
+        metavar="DEV",
+        help="ALSA name (hw:Loopback,1,0), pipewire[:TARGET], 'test' or 'none'",
+    )
+    record.add_argument("--screen", action="store_true", help="record the screen as video")
+    record.add_argument("--duration", type=float, metavar="S", help="seconds (default: Ctrl-C)")
+    record.add_argument("--size", default="640x480", help="video WIDTHxHEIGHT (640x480)")
+    record.add_argument("--fps", default="30", help="video frame rate, e.g. 30 or 30000/1001")
+    record.add_argument("--rate", type=int, default=48000, help="audio samples per second")
+    record.add_argument("--channels", type=int, default=2, help="audio channels")
 
     analyze = commands.add_parser(
         "analyze", help="timing report of a media file (MP4, TS) or a timestampdebug log"
@@ -70,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_inspect(args.element)
         if args.command == "devices":
             return run_devices(as_json=args.json)
+        if args.command == "record":
+            return run_record(record_plan(args))
         if args.command == "analyze":
             return run_analyze(args.file, as_json=args.json, plot=args.plot)
         return run_demo(args.seconds)
@@ -202,6 +229,105 @@ def run_devices(*, as_json: bool) -> int:
         print(json.dumps({s.key: s.to_dict() for s in sections}, indent=2))
     else:
         print(format_sections(sections), end="")
+    return 0
+
+
+def record_plan(args: argparse.Namespace) -> RecordPlan:
+    """The `RecordPlan` of ``parallax record``'s arguments (checked)."""
+    from fractions import Fraction
+
+    from parallax.record import TEST, RecordPlan
+
+    def source(value: str | None, default: str | None) -> str | None:
+        if value is None:
+            return default
+        return None if value == "none" else value
+
+    if args.screen and args.video not in (None, "none"):
+        raise ValueError("--screen and --video both give the video: choose one")
+    nothing_given = args.video is None and args.audio is None and not args.screen
+    if nothing_given:
+        print("parallax: no --video or --audio given: recording the built-in test sources "
+              "(`parallax devices` lists real ones)")  # fmt: skip
+    video = "screen" if args.screen else source(args.video, TEST if nothing_given else None)
+    audio = source(args.audio, TEST if nothing_given else None)
+    width, _, height = args.size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ValueError(f"--size must be WIDTHxHEIGHT like 640x480, not {args.size!r}")
+    try:
+        fps = Fraction(args.fps)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"--fps must be a number or a fraction like 30000/1001, not {args.fps!r}"
+        ) from None
+    return RecordPlan(
+        output=args.output,
+        video=video,
+        audio=audio,
+        duration=args.duration,
+        width=int(width),
+        height=int(height),
+        fps=fps,
+        rate=args.rate,
+        channels=args.channels,
+    )
+
+
+def progress_line(
+    elapsed: float, video: TimestampStats | None, audio: TimestampStats | None
+) -> str:
+    """``elapsed 3.0 s | video 90 frames, 0 dropped | audio 141 buffers, 0 gaps | A/V +0.0 ms``."""
+    parts = [f"elapsed {elapsed:5.1f} s"]
+    if video is not None:
+        parts.append(f"video {video.buffers} frames, {video.gaps} gaps")
+    if audio is not None:
+        parts.append(f"audio {audio.buffers} buffers, {audio.gaps} gaps")
+    if video and audio and video.first_pts is not None and audio.first_pts is not None:
+        parts.append(f"A/V {(audio.first_pts - video.first_pts) / 1e6:+.1f} ms")
+    return " | ".join(parts)
+
+
+def run_record(plan: RecordPlan) -> int:
+    """``parallax record``: capture, encode and mux; a progress line; the timing report."""
+    from parallax.analysis import TimingReport
+    from parallax.record import build_pipeline
+
+    pipeline = build_pipeline(plan)
+    debugs = [e for e in pipeline if isinstance(e, TimestampDebug)]
+    video = next((d for d in debugs if d.name == "video"), None)
+    audio = next((d for d in debugs if d.name == "audio"), None)
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def show_progress() -> None:
+        while not stop.wait(0.5):
+            line = progress_line(
+                time.monotonic() - start,
+                video.stats if video else None,
+                audio.stats if audio else None,
+            )
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    # Test sources stop themselves after exactly duration x rate buffers; devices need a timer.
+    timer = None
+    if plan.duration is not None and not plan.uses_test_sources:
+        timer = threading.Timer(plan.duration, pipeline.send_eos)
+        timer.daemon = True
+    progress = threading.Thread(target=show_progress, name="progress", daemon=True)
+    progress.start()
+    if timer is not None:
+        timer.start()
+    try:
+        run_until_eos(pipeline, timeout=None)
+    finally:
+        stop.set()
+        progress.join()
+        if timer is not None:
+            timer.cancel()
+        print(file=sys.stderr)
+    print(f"wrote {plan.output}")
+    print(TimingReport.from_element(*debugs).summary().replace("Timing of", "Captured:", 1))
+    print(TimingReport.from_file(plan.output).summary())
     return 0
 
 
