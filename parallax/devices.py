@@ -229,8 +229,10 @@ _FORMATS = (  # noqa: SIM905 (a list literal would take 44 lines)
     "S8 U8 S16_LE S16_BE U16_LE U16_BE S24_LE S24_BE U24_LE U24_BE S32_LE S32_BE U32_LE U32_BE "
     "FLOAT_LE FLOAT_BE FLOAT64_LE FLOAT64_BE IEC958_SUBFRAME_LE IEC958_SUBFRAME_BE MU_LAW A_LAW "
     "IMA_ADPCM MPEG GSM S20_LE S20_BE U20_LE U20_BE - - SPECIAL S24_3LE S24_3BE U24_3LE U24_3BE "
-    "S20_3LE S20_3BE U20_3LE U20_3BE S18_3LE S18_3BE U18_3LE U18_3BE"
+    "S20_3LE S20_3BE U20_3LE U20_3BE S18_3LE S18_3BE U18_3LE U18_3BE G723_24 G723_24_1B G723_40 "
+    "G723_40_1B DSD_U8 DSD_U16_LE DSD_U32_LE DSD_U16_BE DSD_U32_BE"
 ).split()
+# Only the defined formats are offered: a driver leaves bits it does not know untouched.
 
 
 def probe_pcm(node: str) -> dict[str, Any]:
@@ -247,6 +249,10 @@ def probe_pcm(node: str) -> dict[str, Any]:
     for mask in params.masks:
         for index in range(8):
             mask.bits[index] = 0xFFFFFFFF
+    formats_mask = params.masks[_MASK_FORMAT].bits
+    for bit in range(256):
+        if bit >= len(_FORMATS) or _FORMATS[bit] == "-":
+            formats_mask[bit // 32] &= ~(1 << (bit % 32)) & 0xFFFFFFFF
     for interval in params.intervals:
         interval.min, interval.max = 0, 0xFFFFFFFF
     params.rmask = 0xFFFFFFFF
@@ -256,16 +262,12 @@ def probe_pcm(node: str) -> dict[str, Any]:
     finally:
         os.close(fd)
     bits = params.masks[_MASK_FORMAT].bits
-    formats = [
-        _FORMATS[i] if i < len(_FORMATS) else f"format{i}"
-        for i in range(256)
-        if bits[i // 32] >> (i % 32) & 1
-    ]
+    formats = [_FORMATS[i] for i in range(len(_FORMATS)) if bits[i // 32] >> (i % 32) & 1]
     rate, channels = params.intervals[_INTERVAL_RATE], params.intervals[_INTERVAL_CHANNELS]
     return {
         "rates": [int(rate.min), int(rate.max)],
         "channels": [int(channels.min), int(channels.max)],
-        "formats": [name for name in formats if name != "-"],
+        "formats": formats,
     }
 
 
@@ -399,6 +401,19 @@ def _has_capture(section: DeviceSection) -> bool:
     return any("Source" in str(item.get("media_class")) for item in section.items)
 
 
+def _format_sizes(sizes: list[dict[str, Any]]) -> str:
+    """``320x180@60,50,25/2 640x480@25`` (rates are fractions: 25/2 is 12.5 fps)."""
+    texts = []
+    for size in sizes:
+        if isinstance(size["width"], list):
+            texts.append(
+                f"{size['width'][0]}x{size['height'][0]}..{size['width'][1]}x{size['height'][1]}"
+            )
+        else:
+            texts.append(f"{size['width']}x{size['height']}@{','.join(size['fps']) or '?'}")
+    return " ".join(texts)
+
+
 def _format_item(key: str, item: dict[str, Any]) -> list[str]:
     if key == "v4l2":
         if "error" in item:
@@ -408,18 +423,15 @@ def _format_item(key: str, item: dict[str, Any]) -> list[str]:
             f"{', '.join(item['capabilities'])}"
         )
         lines = [head]
+        # Drivers often offer every size at every format: one line per distinct size list.
+        groups: dict[str, list[str]] = {}
         for fmt in item["formats"]:
-            sizes = []
-            for size in fmt["sizes"]:
-                if isinstance(size["width"], list):
-                    sizes.append(
-                        f"{size['width'][0]}x{size['height'][0]}.."
-                        f"{size['width'][1]}x{size['height'][1]}"
-                    )
-                else:
-                    rates = "/".join(size["fps"]) or "?"
-                    sizes.append(f"{size['width']}x{size['height']}@{rates}")
-            lines.append(f"      {fmt['fourcc']:5} {' '.join(sizes) or fmt['description']}")
+            groups.setdefault(_format_sizes(fmt["sizes"]) or fmt["description"], []).append(
+                fmt["fourcc"]
+            )
+        for sizes, fourccs in groups.items():
+            lines.append(f"      {' '.join(fourccs)}")
+            lines.append(f"          {sizes}")
         return lines
     if key == "alsa":
         if "probe" in item:

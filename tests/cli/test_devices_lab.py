@@ -35,6 +35,7 @@ def test_lists_vivid_with_formats_sizes_and_rates():
     # docs/lab.md: the webcam input does 320x180 up to 60 fps, 640x480 up to 25
     assert by_size[(320, 180)][0] == "60"
     assert by_size[(640, 480)][0] == "25"
+    assert by_size[(1280, 720)][0] == "25/2"  # 12.5 fps, exact
 
 
 def test_lists_the_loopback_card_with_probed_rates():
@@ -55,7 +56,11 @@ def test_lists_the_loopback_card_with_probed_rates():
     assert low <= 8000 and high >= 48000
     assert capture["channels"][0] == 1 and capture["channels"][1] >= 2
     assert "S16_LE" in capture["formats"]
-    assert any(item["card"] == "Dummy" for item in alsa["items"])
+    dummy = [item for item in alsa["items"] if item["card"] == "Dummy"]
+    assert {item["direction"] for item in dummy} == {"playback", "capture"}
+    for item in dummy:
+        assert item["rates"] == [5500, 48000] and item["channels"] == [1, 2]
+        assert item["formats"] == ["U8", "S16_LE"]  # only defined formats, none invented
 
 
 def test_text_lists_them_too():
@@ -64,6 +69,7 @@ def test_text_lists_them_too():
     )
     assert result.returncode == 0, result.stderr
     assert "  /dev/video0  vivid  " in result.stdout
-    assert "      YUYV  320x180@60/" in result.stdout
+    assert "\n      YUYV " in result.stdout
+    assert "\n          320x180@60,50,40,30,25,15,25/2,10," in result.stdout
     assert "hw:Loopback,1    capture  'Loopback PCM'  rates " in result.stdout
     assert "No capture devices found" not in result.stdout
