@@ -12,8 +12,10 @@ APT_BASE := gcc make \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
 
 # Real tools the host tests compare against or draw with: ffprobe/ffmpeg (`parallax analyze`
-# checked against FFmpeg's own files), graphviz `dot` (Pipeline._repr_svg_).
-APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot'
+# checked against FFmpeg's own files), graphviz `dot` (Pipeline._repr_svg_), a private PipeWire
+# daemon with pw-dump/pw-cli (`parallax devices`).
+APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot' \
+	pipewire-bin='command -v pipewire && command -v pw-dump && command -v pw-cli'
 
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
