@@ -12,6 +12,7 @@ copying or casting behind the caller's back; they run without the GIL.
 from __future__ import annotations
 
 import enum
+import math
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
@@ -174,9 +175,11 @@ def scale_array(values: Int64Array, num: int, denom: int) -> Int64Array:
     denom = _int64(denom, "denom")
     if denom == 0:
         raise ValueError("denom must not be 0")
-    if denom < 0:  # keep the fast kernel's positive divisor; floor(a/b) == floor(-a/-b)
-        if num == -(2**63) or denom == -(2**63):
-            raise OverflowError("num and denom must not be -2**63 when denom is negative")
+    # The same ratio in lowest terms with a positive denominator keeps more ratios on the
+    # kernel's fast path (num * denom < 2**64); -2**63 cannot be negated and stays as it is.
+    divisor = math.gcd(num, denom)
+    num, denom = num // divisor, denom // divisor
+    if denom < 0 and num != -(2**63) and denom != -(2**63):
         num, denom = -num, -denom
     out, failed = _pts.scale_add_array(values, num, denom, 0)
     if failed >= 0:
@@ -214,7 +217,10 @@ def sample_pts(positions: Int64Array, rate: int, base_ns: int = 0) -> Int64Array
     if rate <= 0:
         raise ValueError(f"rate must be > 0 samples per second, got {rate}")
     base_ns = _int64(base_ns, "base_ns")
-    num, denom = _pts.reduced_ratio(SECOND, rate)
+    if base_ns == NONE_NS:  # unknown origin: every PTS is unknown
+        return np.full(len(positions), NONE_NS, dtype=np.int64)
+    divisor = math.gcd(SECOND, rate)
+    num, denom = SECOND // divisor, rate // divisor
     out, failed = _pts.scale_add_array(positions, num, denom, base_ns)
     if failed >= 0:
         raise _overflow("sample_pts", "positions", positions, failed)
@@ -309,9 +315,12 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
     rate = _int64(rate, "rate", minimum=1)
     if chunk * SECOND < rate:
         raise ValueError(f"chunk={chunk} samples at rate={rate} is shorter than 1 ns")
-    starts, durations, failed = _pts.split_pts(pts, n_samples, chunk, rate)
-    if failed >= 0:
+    unknown = pts == NONE_NS
+    starts, durations, failed = _pts.split_pts(0 if unknown else pts, n_samples, chunk, rate)
+    if starts is None or durations is None or failed >= 0:
         raise OverflowError(
             f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz does not fit int64"
         )
+    if unknown:
+        starts.fill(NONE_NS)
     return starts, durations
