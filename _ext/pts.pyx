@@ -16,10 +16,11 @@ from timescale cimport (
     px_array_scaler_make,
     px_durations,
     px_scale_add_array,
-    px_add,
     px_muladd,
     px_scale,
+    px_scale_add,
     px_scaler_fits,
+    px_sub,
 )
 
 cdef int64_t NONE = INT64_MIN
@@ -58,12 +59,12 @@ def sample_time(position, rate, base_ns=0):
     cdef int64_t p = _as_int64(position, "position")
     cdef int64_t r = _as_int64(rate, "rate")
     cdef int64_t b = _as_int64(base_ns, "base_ns")
-    cdef int64_t offset, out
+    cdef int64_t out
     if r <= 0:
         raise ValueError(f"rate must be > 0 samples per second, got {r}")
     if p == NONE or b == NONE:  # unknown in, unknown out, as in sample_pts
         return NONE
-    if px_scale(p, SECOND, r, &offset) != PX_OK or px_add(b, offset, &out) or out == NONE:
+    if px_scale_add(p, SECOND, r, b, &out) != PX_OK or out == NONE:
         raise OverflowError(
             f"sample_time({p}, {r}, {b}) does not fit int64 nanoseconds (or is NONE_NS)"
         )
@@ -89,15 +90,10 @@ cdef Py_ssize_t _scale_add_general(
 ) noexcept nogil:
     # A 128-bit division per element: for ratios whose num * denom does not fit 64 bits.
     cdef Py_ssize_t i, n = values.shape[0]
-    cdef int64_t scaled
     for i in range(n):
         if values[i] == NONE:
             out[i] = NONE
-        elif (
-            px_scale(values[i], num, denom, &scaled) != PX_OK
-            or px_add(scaled, base, &out[i])
-            or out[i] == NONE
-        ):
+        elif px_scale_add(values[i], num, denom, base, &out[i]) != PX_OK or out[i] == NONE:
             return i
     return -1
 
@@ -178,16 +174,17 @@ cdef Py_ssize_t _split(
     int64_t[::1] starts, int64_t[::1] durations,
 ) noexcept nogil:
     cdef Py_ssize_t k, count = starts.shape[0]
-    cdef int64_t offset
     for k in range(count):
         # k * chunk < n_samples and the caller checked that pts + n_samples fits: every start
-        # lies in [pts, end], so neither the scaling nor the sums overflow.
-        if px_scale(k * chunk, SECOND, rate, &offset) != PX_OK or px_add(pts, offset, &starts[k]):
+        # lies in [pts, end], so the start cannot overflow.
+        if px_scale_add(k * chunk, SECOND, rate, pts, &starts[k]) != PX_OK:
             return k
+    # A piece can last longer than INT64_MAX ns when pts is very negative.
     for k in range(count - 1):
-        durations[k] = starts[k + 1] - starts[k]
-    if count > 0:
-        durations[count - 1] = end - starts[count - 1]
+        if px_sub(starts[k + 1], starts[k], &durations[k]):
+            return k
+    if count > 0 and px_sub(end, starts[count - 1], &durations[count - 1]):
+        return count - 1
     return -1
 
 
@@ -198,8 +195,8 @@ def split_pts(int64_t pts, int64_t n_samples, int64_t chunk, int64_t rate):
     buffer (pts + n_samples / rate) does not fit int64; nothing is allocated then.
     """
     cdef Py_ssize_t count = n_samples // chunk + (n_samples % chunk != 0)  # no overflow
-    cdef int64_t offset, end
-    if px_scale(n_samples, SECOND, rate, &offset) != PX_OK or px_add(pts, offset, &end):
+    cdef int64_t end
+    if px_scale_add(n_samples, SECOND, rate, pts, &end) != PX_OK:
         return None, None, count
     starts = np.empty(count, dtype=np.int64)
     durations = np.empty(count, dtype=np.int64)

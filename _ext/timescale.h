@@ -38,6 +38,18 @@ static inline int px_scale(int64_t value, int64_t num, int64_t denom, int64_t *o
     return PX_OK;
 }
 
+/* *out = base + floor(value * num / denom); denom != 0. The scaled part alone may leave
+ * int64 (a late sample after a very negative base): only the sum must fit. */
+static inline int px_scale_add(int64_t value, int64_t num, int64_t denom, int64_t base,
+                               int64_t *out)
+{
+    px_i128 q = px_floordiv128((px_i128)value * num, denom) + base;
+    if (q > INT64_MAX || q < INT64_MIN)
+        return PX_OVERFLOW;
+    *out = (int64_t)q;
+    return PX_OK;
+}
+
 /* Division of unsigned 64-bit values by one invariant divisor d >= 1. */
 typedef struct {
     uint64_t d;

@@ -8,6 +8,7 @@ cdef extern from "timescale.h" nogil:
     int PX_OVERFLOW
 
     int px_scale(int64_t value, int64_t num, int64_t denom, int64_t *out)
+    int px_scale_add(int64_t value, int64_t num, int64_t denom, int64_t base, int64_t *out)
 
     ctypedef struct px_scaler:
         pass

@@ -319,7 +319,8 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
     starts, durations, failed = _pts.split_pts(0 if unknown else pts, n_samples, chunk, rate)
     if starts is None or durations is None or failed >= 0:
         raise OverflowError(
-            f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz does not fit int64"
+            f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz in pieces of {chunk} "
+            "does not fit int64 nanoseconds"
         )
     if unknown:
         starts.fill(NONE_NS)

@@ -248,9 +248,12 @@ def test_sample_pts_matches_reference(rate: int, base: int, data: st.DataObject)
 
 
 @SETTINGS
-@given(position=positions | st.just(NONE_NS), rate=rates | int64s.filter(lambda r: r > 0))
-def test_sample_time_is_sample_pts_of_one(position: int, rate: int) -> None:
-    base = 12_345
+@given(
+    position=positions | st.just(NONE_NS),
+    rate=rates | int64s.filter(lambda r: r > 0),
+    base=bases,
+)
+def test_sample_time_is_sample_pts_of_one(position: int, rate: int, base: int) -> None:
     try:
         expected = sample_pts(array([position]), rate, base).tolist()[0]
     except OverflowError:
@@ -283,6 +286,22 @@ def test_sample_pts_int64_boundary(rate: int) -> None:
         sample_pts(array([-position]), rate, lowest - 1)
     with pytest.raises(OverflowError, match="sample_time"):
         sample_time(-position, rate, lowest - 1)
+
+
+def test_scaled_part_may_leave_int64_when_the_sum_does_not() -> None:
+    base = INT64_MIN + 1
+    position = 10_393_675_393  # 1.04e19 ns after base: beyond INT64_MAX alone
+    expected = base + position * SECOND
+    assert sample_time(position, 1, base) == expected
+    assert sample_pts(array([position]), 1, base).tolist() == [expected]
+    rate = 2**40 + 1  # num * denom >= 2**64: the kernel's general path
+    big = INT64_MAX - 5
+    assert sample_pts(array([big]), rate, base).tolist() == [base + big * SECOND // rate]
+    starts, durations = split_pts(base, position, 8_053_068_680, 1)
+    assert starts.tolist() == [base, base + 8_053_068_680 * SECOND]
+    assert sum(durations.tolist()) == position * SECOND
+    with pytest.raises(OverflowError, match="split_pts"):  # one piece longer than INT64_MAX
+        split_pts(base, position, position, 1)
 
 
 def test_sample_pts_none_base_propagates() -> None:
@@ -377,12 +396,13 @@ def test_split_pts_is_exact(pts: int, n_samples: int, chunk: int, rate: int) -> 
         return
     origin = 0 if pts == NONE_NS else pts  # unknown PTS: durations still known
     end = origin + n_samples * SECOND // rate
-    if end > INT64_MAX:
+    expected = [origin + k * chunk * SECOND // rate for k in range(count)]
+    lengths = [b - a for a, b in zip(expected, [*expected[1:], end], strict=False)]
+    if end > INT64_MAX or any(length > INT64_MAX for length in lengths):
         with pytest.raises(OverflowError, match="split_pts"):
             split_pts(pts, n_samples, chunk, rate)
         return
     starts, durations = split_pts(pts, n_samples, chunk, rate)
-    expected = [origin + k * chunk * SECOND // rate for k in range(count)]
     assert starts.tolist() == ([NONE_NS] * count if pts == NONE_NS else expected)
     assert all(a < b for a, b in itertools.pairwise(expected))
     assert durations.tolist() == [
