@@ -16,6 +16,7 @@ from timescale cimport (
     px_array_scaler_make,
     px_durations,
     px_scale_add_array,
+    px_scale_add_fast,
     px_muladd,
     px_scale,
     px_scale_add,
@@ -114,7 +115,9 @@ def scale_add_array(const int64_t[::1] values, int64_t num, int64_t denom, int64
         lo, hi = _input_range(abs(num), denom, base)
         scaler = px_array_scaler_make(num, denom, base, lo, hi)
         with nogil:
-            failed = px_scale_add_array(&scaler, &values[0], &out_view[0], n)
+            # all on the vectorized fast path, or else again one at a time
+            if px_scale_add_fast(&scaler, &values[0], &out_view[0], n):
+                failed = px_scale_add_array(&scaler, &values[0], &out_view[0], n)
     else:
         with nogil:
             failed = _scale_add_general(values, out_view, num, denom, base)

@@ -124,6 +124,24 @@ static inline uint64_t px_mulhi(uint64_t a, uint64_t b)
     return (uint64_t)(((px_u128)a * b) >> 64);
 }
 
+/* Loops written to vectorize get a copy per instruction set, picked at load time (GCC ifunc
+ * on x86-64 Linux); elsewhere the compiler's default. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PX_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define PX_VECTOR_CLONES
+#endif
+
+/* The high 64 bits of a * b from 32-bit halves: four 32x32->64 products, which vectorize
+ * (vpmuludq) where the 64x64->128 multiply does not. */
+static inline uint64_t px_mulhi_halves(uint64_t a, uint64_t b)
+{
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl; /* < 3 * 2^32 */
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
 /* Array form of the exact scaling: out[i] = base + floor(in[i] * num / denom) for every
  * in[i] != PX_NONE, with num * denom < 2^64 (px_scaler_fits on |num|). All the setup work is
  * done once, so the loop has no division and, on the common path, two multiplies:
@@ -199,30 +217,53 @@ static inline uint64_t px_array_scaler_general(const px_array_scaler *s, int64_t
     return q * s->num + frac;
 }
 
-/* Returns -1 when done, else the first index whose result does not fit int64 (or would be
- * PX_NONE). */
-static inline ptrdiff_t px_scale_add_array(const px_array_scaler *s, const int64_t *in,
-                                           int64_t *out, ptrdiff_t n)
+/* The fast path over a whole array, branch-free so that it vectorizes. Returns nonzero when
+ * some element needs the general path (PX_NONE, out of range, or |x| too large): then out
+ * is garbage and the caller runs px_scale_add_array. */
+PX_VECTOR_CLONES
+static int px_scale_add_fast(const px_array_scaler *restrict scaler, const int64_t *restrict in,
+                             int64_t *restrict out, ptrdiff_t n)
 {
-    const uint64_t mask = s->mask, base = s->base, f_int = s->f_int, f_frac = s->f_frac;
-    const uint64_t f_round = s->f_round;
-    const uint64_t fast_lo = s->fast_lo, fast_span = s->fast_span;
-    const int has_fast = s->has_fast;
+    const uint64_t mask = scaler->mask, base = scaler->base, f_int = scaler->f_int;
+    const uint64_t f_frac = scaler->f_frac, f_round = scaler->f_round;
+    const uint64_t fast_lo = scaler->fast_lo, fast_span = scaler->fast_span;
+    uint64_t miss = 0;
+    if (!scaler->has_fast)
+        return 1;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint64_t xu = ((uint64_t)in[i] ^ mask) - mask;
+        miss |= xu - fast_lo > fast_span;
+        uint64_t negative = (uint64_t)((int64_t)xu >> 63);
+        uint64_t f = f_frac - (f_round & negative);
+        out[i] = (int64_t)(base + xu * f_int + px_mulhi_halves(xu, f) - (f & negative));
+    }
+    return miss != 0;
+}
+
+/* Returns -1 when done, else the first index whose result does not fit int64 (or would be
+ * PX_NONE). Any input; one element at a time. */
+static inline ptrdiff_t px_scale_add_array(const px_array_scaler *scaler,
+                                           const int64_t *restrict in, int64_t *restrict out,
+                                           ptrdiff_t n)
+{
+    /* A local copy: out[] is int64_t, which may alias the struct's fields, so the compiler
+     * would otherwise reload every one of them after each store. */
+    const px_array_scaler s = *scaler;
     for (ptrdiff_t i = 0; i < n; i++) {
         /* -x for num < 0, in unsigned arithmetic: PX_NONE stays PX_NONE */
-        uint64_t xu = ((uint64_t)in[i] ^ mask) - mask;
+        uint64_t xu = ((uint64_t)in[i] ^ s.mask) - s.mask;
         int64_t x = (int64_t)xu;
-        if (has_fast && xu - fast_lo <= fast_span) {
-            uint64_t negative = (uint64_t)(x >> 63); /* all ones when x < 0 */
-            uint64_t f = f_frac - (f_round & negative);   /* rounded down for x < 0 */
+        if (s.has_fast && xu - s.fast_lo <= s.fast_span) {
+            uint64_t negative = (uint64_t)(x >> 63);       /* all ones when x < 0 */
+            uint64_t f = s.f_frac - (s.f_round & negative); /* rounded down for x < 0 */
             /* floor(x * f / 2^64) for signed x: the unsigned product of x + 2^64, less f */
-            out[i] = (int64_t)(base + xu * f_int + px_mulhi(xu, f) - (f & negative));
+            out[i] = (int64_t)(s.base + xu * s.f_int + px_mulhi(xu, f) - (f & negative));
         } else if (in[i] == PX_NONE) {
             out[i] = PX_NONE;
-        } else if (x < s->lo || x > s->hi) {
+        } else if (x < s.lo || x > s.hi) {
             return i;
         } else {
-            out[i] = (int64_t)(base + px_array_scaler_general(s, x));
+            out[i] = (int64_t)(s.base + px_array_scaler_general(&s, x));
         }
     }
     return -1;
@@ -232,12 +273,6 @@ static inline ptrdiff_t px_scale_add_array(const px_array_scaler *s, const int64
  * increase, else nominal (and for the last one). Branch-free so the compiler vectorizes it;
  * an overflowing difference (> INT64_MAX) is flagged in the loop and located afterwards.
  * Returns -1 when done, else the first index that overflowed. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define PX_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define PX_VECTOR_CLONES
-#endif
-
 PX_VECTOR_CLONES
 static ptrdiff_t px_durations(const int64_t *restrict pts, int64_t *restrict out, ptrdiff_t n,
                               int64_t nominal)

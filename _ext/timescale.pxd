@@ -21,6 +21,9 @@ cdef extern from "timescale.h" nogil:
     px_array_scaler px_array_scaler_make(
         int64_t num, int64_t denom, int64_t base, int64_t lo, int64_t hi
     )
+    int px_scale_add_fast(
+        const px_array_scaler *s, const int64_t *values, int64_t *out, ptrdiff_t n
+    )
     ptrdiff_t px_scale_add_array(
         const px_array_scaler *s, const int64_t *values, int64_t *out, ptrdiff_t n
     )

@@ -210,6 +210,21 @@ def test_scale_array_negative_and_extreme_ratios(values: list[int], num: int) ->
         )
 
 
+@pytest.mark.parametrize(("num", "denom"), [(SECOND, 44100), (90_000, SECOND), (-1001, 30_000)])
+@pytest.mark.parametrize("odd_one", [None, "none", "huge", "overflow"])
+def test_scale_array_long_arrays(num: int, denom: int, odd_one: str | None) -> None:
+    # long enough for the vectorized path; one odd element sends it to the scalar path
+    rng = np.random.default_rng(7)
+    values = rng.integers(-(2**40), 2**40, 5000).tolist()
+    odd = {None: values[0], "none": NONE_NS, "huge": INT64_MAX // 3, "overflow": INT64_MAX}
+    values[3333] = odd[odd_one]
+    check_against(
+        lambda: ref_scale_add(values, num, denom, 0),
+        lambda: scale_array(array(values), num, denom),
+        "values",
+    )
+
+
 def test_scale_array_int64_boundary() -> None:
     # results exactly at the top of int64 are fine ...
     assert scale_array(array([INT64_MAX]), 1, 1).tolist() == [INT64_MAX]
