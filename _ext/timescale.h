@@ -2,9 +2,11 @@
  *
  * Every function computes floor(value * num / denom) exactly for any int64 input, using a
  * 128-bit intermediate, and reports overflow of the int64 result instead of wrapping.
- * Array kernels divide by the same denominator many times, so they use px_divider: a
- * precomputed reciprocal that turns each division into a 64x64->128 multiply and one
- * correction step (Granlund and Montgomery, "Division by invariant integers").
+ * Array kernels divide by the same denominator many times, so they divide by none: the
+ * ratio becomes a 64.64 fixed-point number (px_array_scaler, exact by a rounding argument
+ * given there), and what that cannot cover uses px_divider, a precomputed reciprocal that
+ * turns each division into a 64x64->128 multiply and one correction step (Granlund and
+ * Montgomery, "Division by invariant integers").
  */
 #ifndef PARALLAX_TIMESCALE_H
 #define PARALLAX_TIMESCALE_H

@@ -98,8 +98,10 @@ scale = _pts.scale
 """scale(value, num, denom) -> int
 
 Return ``floor(value * num / denom)`` exactly for any int64 ``value``, ``num``, ``denom``
-(128-bit intermediate). Raises ``ValueError`` for ``denom == 0`` and ``OverflowError``
-naming the argument when an input or the result leaves int64.
+(128-bit intermediate). Plain arithmetic: no `NONE_NS` handling. Raises ``TypeError`` for
+anything but an int (``bool`` included; numpy integers are fine), ``ValueError`` for
+``denom == 0`` and ``OverflowError`` naming the argument when an input or the result leaves
+int64.
 
 Examples
 --------
@@ -114,7 +116,9 @@ sample_time = _pts.sample_time
 
 Nanoseconds of sample ``position`` at ``rate`` Hz after ``base_ns``:
 ``base_ns + floor(position * SECOND / rate)``, exact. The per-buffer scalar form of
-`sample_pts`. ``rate <= 0`` raises ``ValueError``; a result outside int64 ``OverflowError``.
+`sample_pts`, and like it: `NONE_NS` as ``position`` or ``base_ns`` gives `NONE_NS`, and a
+result outside ``(INT64_MIN, INT64_MAX]`` raises ``OverflowError`` (``INT64_MIN`` would read
+as unknown). ``rate <= 0`` raises ``ValueError``; a non-int argument ``TypeError``.
 """
 
 
@@ -198,7 +202,8 @@ def sample_pts(positions: Int64Array, rate: int, base_ns: int = 0) -> Int64Array
     rate : int
         Samples per second, > 0 (44100, 47999, 384000, ...).
     base_ns : int
-        Time of position 0 in ns (running time or any clock's time; may be negative).
+        Time of position 0 in ns (running time or any clock's time; may be negative);
+        `NONE_NS` makes every result `NONE_NS`.
 
     Returns
     -------
@@ -296,7 +301,8 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
     Parameters
     ----------
     pts : int
-        PTS of the buffer's first sample, ns (running time).
+        PTS of the buffer's first sample, ns (running time); `NONE_NS` gives `NONE_NS`
+        starts with the same exact durations.
     n_samples : int
         Samples in the buffer, >= 0.
     chunk : int
@@ -308,6 +314,14 @@ def split_pts(pts: int, n_samples: int, chunk: int, rate: int) -> tuple[Int64Arr
     -------
     starts, durations : ndarray of int64
         One entry per piece, ns.
+
+    Raises
+    ------
+    ValueError
+        ``n_samples < 0``, ``chunk < 1``, ``rate < 1``, or a piece shorter than 1 ns (then
+        the starts could not strictly increase).
+    OverflowError
+        The buffer's end or a piece's duration does not fit int64.
     """
     pts = _int64(pts, "pts")
     n_samples = _int64(n_samples, "n_samples", minimum=0)
