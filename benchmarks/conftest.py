@@ -74,3 +74,15 @@ def compare(request: pytest.FixtureRequest) -> Callable[..., float]:
         return ratio
 
     return run
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """report(line): show a measured ratio in the end-of-run summary (for benchmarks whose
+    timing cannot go through `compare`, e.g. a pipeline timed from PLAYING to EOS)."""
+
+    def add(line: str) -> None:
+        request.config.stash[RATIOS].append(line)
+        print(line)
+
+    return add
