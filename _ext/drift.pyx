@@ -452,6 +452,35 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
     Rate and offset between a local and a remote clock from (local_ns, remote_ns) pairs.
 
     See `parallax.drift` for the model, the window, the outlier rule and the errors.
+
+    Parameters
+    ----------
+    max_points : int
+        Window capacity in observations, 2 .. 65536.
+    max_span_ns : int
+        Longest local time span of the window, ns, at most 2**40 (18 min).
+    outlier_k : float
+        Reject points beyond ``outlier_k`` robust sigmas (1.4826 * MAD) of the fit.
+    outlier_floor_ns : int
+        Never reject a residual below this, ns.
+    jump_ns : int
+        A point this far off the fit (ns) is a suspected clock step.
+    jump_confirm : int
+        Consecutive agreeing suspects that confirm a step and restart the window.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A parameter of the wrong type or out of range (the message names it).
+
+    Notes
+    -----
+    Methods: ``add(local_ns, remote_ns) -> DriftStatus``; ``add_many(local, remote)`` for
+    int64 arrays (statuses as int8, GIL released); ``to_remote(local_ns)`` and
+    ``to_local(remote_ns)`` -> int ns or None before calibration; ``reset()``.
+    Properties: ``calibrated``, ``rate``, ``ppm``, ``offset_ns`` (remote - local at the
+    newest observation), ``r_squared``, ``jitter_ns``, ``count``, ``accepted``, ``span_ns``,
+    ``observations``, ``outliers``, ``discontinuities``.
     """
 
     cdef Window w
@@ -821,6 +850,27 @@ max_error_ns=None)
     Smooth a stream of period timestamps with a second-order delay-locked loop.
 
     See `parallax.drift` for the loop, its bandwidth schedule and the errors.
+
+    Parameters
+    ----------
+    period_ns : float
+        Nominal period, ns (1024 frames at 48 kHz: ``1024 * 1e9 / 48000``).
+    bandwidth_max : float
+        Loop bandwidth to lock with, Hz (below ``0.1 / period``).
+    bandwidth_min : float
+        Loop bandwidth to hold with, Hz.
+    hold_ns : int
+        Time between halvings of the bandwidth, ns.
+    max_error_ns : float or None
+        An error beyond this restarts the loop; default one period.
+
+    Notes
+    -----
+    ``update(time_ns) -> int``: the filtered time of the period whose start was measured at
+    ``time_ns`` (ns, any one clock, e.g. MONOTONIC); ``update_many(times)`` for an int64
+    array (GIL released); ``reset()``. Properties: ``period_ns`` (filtered), ``ratio``
+    (filtered / nominal period), ``next_ns``, ``bandwidth``, ``error_ns``, ``count``,
+    ``resets``.
     """
 
     cdef Dll d
