@@ -75,21 +75,66 @@ class DriftStatus(enum.IntEnum):
 cdef tuple _STATUS = (DriftStatus.ACCEPTED, DriftStatus.OUTLIER, DriftStatus.DISCONTINUITY)
 
 
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object value, int *overflow) except? -1
+
+
 cdef inline int64_t _as_int64(object value, str name) except? -1:
     # Times are int ns; floats (NaN, inf, 1.5) are refused here so they never reach the math.
-    if type(value) is int:
-        if not (-(2**63) <= value < 2**63):
-            raise OverflowError(f"{name}={value} does not fit a signed 64-bit integer")
-        return value
-    if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int (nanoseconds), not {type(value).__name__}")
-    return _as_int64(value.__index__(), name)
+    cdef int overflow = 0
+    cdef long long result
+    if type(value) is not int:
+        if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
+            raise TypeError(f"{name} must be an int (nanoseconds), not {type(value).__name__}")
+        value = value.__index__()
+    result = PyLong_AsLongLongAndOverflow(value, &overflow)
+    if overflow:
+        raise OverflowError(f"{name}={value} does not fit a signed 64-bit integer")
+    return result
 
 
 cdef inline void _lock(PyThread_type_lock lock):
     if not PyThread_acquire_lock(lock, NOWAIT_LOCK):
         with nogil:
             PyThread_acquire_lock(lock, WAIT_LOCK)
+
+
+cdef class _Guarded:
+    # Thread safety without a lock on the fast path. Single-observation calls hold the GIL
+    # for their whole (short) run, so they exclude each other. A batch call takes `lock`,
+    # sets `busy` (with the GIL), then releases the GIL for its kernel; a single call that
+    # finds `busy` set waits on the lock (without the GIL) before it touches the state.
+    cdef PyThread_type_lock lock
+    cdef int busy
+    cdef bint ready  # __init__ ran
+
+    def __cinit__(self, *args, **kwargs):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+    cdef inline int _check(self) except -1:
+        if not self.ready:
+            raise RuntimeError(f"{type(self).__name__}.__init__ was not called")
+        while self.busy:
+            with nogil:
+                PyThread_acquire_lock(self.lock, WAIT_LOCK)
+                PyThread_release_lock(self.lock)
+        return 0
+
+    cdef inline int _begin_batch(self) except -1:
+        self._check()
+        _lock(self.lock)
+        self.busy = 1
+        return 0
+
+    cdef inline void _end_batch(self) noexcept:
+        self.busy = 0
+        PyThread_release_lock(self.lock)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,6 +145,8 @@ cdef struct Window:
     # ring buffer of observations, oldest at `head`
     int64_t *local
     int64_t *remote
+    int64_t *x  # local - ref_local: 0 <= x < 2^41
+    int64_t *y  # remote - local - ref_offset, clamped to +-2^62 (only |y| < 2^41 can be in)
     uint8_t *accepted  # 1: in the sums, 0: rejected (outlier or unconfirmed jump)
     double *scratch  # |residuals| for the median
     Py_ssize_t cap, head, count
@@ -118,7 +165,7 @@ cdef struct Window:
     double slope, xbar, ybar
     double sxx_c  # sum of (x - xbar)^2
     double sigma  # robust residual scale 1.4826 * MAD from the last refit; < 0 before it
-    Py_ssize_t since_refit
+    Py_ssize_t since_refit, rejected_since_refit
     # discontinuity detection: consecutive observations beyond `jump` from the fit
     int suspects
     double suspect_r
@@ -134,8 +181,24 @@ cdef inline Py_ssize_t _slot(Window *w, Py_ssize_t i) noexcept nogil:
     return i - w.cap if i >= w.cap else i
 
 
-cdef inline px_i128 _y_of(Window *w, int64_t local, int64_t remote) noexcept nogil:
-    return (<px_i128>remote - <px_i128>local) - w.ref_offset
+cdef inline int64_t _y_of(Window *w, int64_t local, int64_t remote) noexcept nogil:
+    # exact in 128 bits, then clamped: the clamp only matters for values never accepted
+    cdef px_i128 y = (<px_i128>remote - <px_i128>local) - w.ref_offset
+    if y > (1LL << 62):
+        return 1LL << 62
+    if y < -(1LL << 62):
+        return -(1LL << 62)
+    return <int64_t>y
+
+
+cdef inline bint _in_range(int64_t y) noexcept nogil:
+    return -Y_LIMIT < y < Y_LIMIT
+
+
+cdef inline double _f(px_i128 v) noexcept nogil:
+    # int128 -> double in two exact halves (libgcc's __floattidf is a slow call); at most
+    # one extra rounding, 1e-16 relative
+    return <double>(<int64_t>(v >> 64)) * 18446744073709551616.0 + <double>(<uint64_t>v)
 
 
 cdef inline void _sums_clear(Window *w) noexcept nogil:
@@ -147,14 +210,23 @@ cdef inline void _sums_clear(Window *w) noexcept nogil:
     w.syy = 0
 
 
-cdef inline void _sums_add(Window *w, px_i128 x, px_i128 y, int sign) noexcept nogil:
+cdef inline void _sums_add(Window *w, int64_t x, int64_t y) noexcept nogil:
     # exact: |x|, |y| < 2^41 and n < 2^16 by construction
-    w.n += sign
-    w.sx += sign * x
-    w.sy += sign * y
-    w.sxx += sign * x * x
-    w.sxy += sign * x * y
-    w.syy += sign * y * y
+    w.n += 1
+    w.sx += x
+    w.sy += y
+    w.sxx += <px_i128>x * x
+    w.sxy += <px_i128>x * y
+    w.syy += <px_i128>y * y
+
+
+cdef inline void _sums_remove(Window *w, int64_t x, int64_t y) noexcept nogil:
+    w.n -= 1
+    w.sx -= x
+    w.sy -= y
+    w.sxx -= <px_i128>x * x
+    w.sxy -= <px_i128>x * y
+    w.syy -= <px_i128>y * y
 
 
 cdef void _fit(Window *w) noexcept nogil:
@@ -165,36 +237,34 @@ cdef void _fit(Window *w) noexcept nogil:
         w.xbar = 0.0
         w.ybar = 0.0
         return
-    w.xbar = <double>w.sx / w.n
-    w.ybar = <double>w.sy / w.n
+    w.xbar = <double>(<int64_t>w.sx) / w.n  # |Sx|, |Sy| < 2^57: exact in int64
+    w.ybar = <double>(<int64_t>w.sy) / w.n
     if w.n < 2:
         return
     dxx = w.n * w.sxx - w.sx * w.sx  # exact, >= 0; 0 when every local time is the same
     if dxx <= 0:
         return
-    w.slope = <double>(w.n * w.sxy - w.sx * w.sy) / <double>dxx
-    w.sxx_c = <double>dxx / w.n
+    w.sxx_c = _f(dxx)
+    w.slope = _f(w.n * w.sxy - w.sx * w.sy) / w.sxx_c
+    w.sxx_c /= w.n
     w.calibrated = True
 
 
-cdef inline double _residual(Window *w, int64_t local, int64_t remote) noexcept nogil:
-    cdef double x = <double>(<px_i128>local - w.ref_local)
-    return <double>_y_of(w, local, remote) - (w.ybar + w.slope * (x - w.xbar))
+cdef inline double _residual(Window *w, double x, double y) noexcept nogil:
+    return y - (w.ybar + w.slope * (x - w.xbar))
 
 
 cdef void _resum(Window *w) noexcept nogil:
     # Recompute the exact sums from the ring (after a rebase or a reclassification).
     cdef Py_ssize_t i, s
-    cdef px_i128 y
     _sums_clear(w)
     for i in range(w.count):
         s = _slot(w, i)
         if w.accepted[s]:
-            y = _y_of(w, w.local[s], w.remote[s])
-            if y >= Y_LIMIT or y <= -Y_LIMIT:
-                w.accepted[s] = 0
+            if _in_range(w.y[s]):
+                _sums_add(w, w.x[s], w.y[s])
             else:
-                _sums_add(w, w.local[s] - w.ref_local, y, 1)
+                w.accepted[s] = 0
     _fit(w)
 
 
@@ -203,6 +273,10 @@ cdef void _rebase(Window *w, Py_ssize_t i) noexcept nogil:
     cdef Py_ssize_t s = _slot(w, i)
     w.ref_local = w.local[s]
     w.ref_offset = <px_i128>w.remote[s] - <px_i128>w.local[s]
+    for i in range(w.count):
+        s = _slot(w, i)
+        w.x[s] = w.local[s] - w.ref_local
+        w.y[s] = _y_of(w, w.local[s], w.remote[s])
     _resum(w)
 
 
@@ -215,6 +289,7 @@ cdef void _restart(Window *w, Py_ssize_t keep) noexcept nogil:
         w.accepted[_slot(w, i)] = 1
     w.sigma = -1.0
     w.since_refit = 0
+    w.rejected_since_refit = 0
     w.suspects = 0
     if keep > 0:
         _rebase(w, 0)
@@ -223,23 +298,19 @@ cdef void _restart(Window *w, Py_ssize_t keep) noexcept nogil:
         _fit(w)
 
 
-cdef void _pop_oldest(Window *w) noexcept nogil:
-    cdef Py_ssize_t s = w.head
-    if w.accepted[s]:
-        _sums_add(w, w.local[s] - w.ref_local, _y_of(w, w.local[s], w.remote[s]), -1)
-    w.head = _slot(w, 1)
-    w.count -= 1
-
-
 cdef void _push(Window *w, int64_t local, int64_t remote, uint8_t accepted) noexcept nogil:
-    # Append; evict by count and by span first. `accepted` points must satisfy the y bound.
+    # Append; evict by count and by span first. An accepted point must have |y| < 2^41.
     cdef Py_ssize_t s
     cdef bint evicted = False
     while w.count > 0 and (
         w.count == w.cap
         or <uint64_t>local - <uint64_t>w.local[w.head] > <uint64_t>w.max_span
     ):
-        _pop_oldest(w)
+        s = w.head
+        if w.accepted[s]:
+            _sums_remove(w, w.x[s], w.y[s])
+        w.head = _slot(w, 1)
+        w.count -= 1
         evicted = True
     s = _slot(w, w.count)
     w.local[s] = local
@@ -251,10 +322,12 @@ cdef void _push(Window *w, int64_t local, int64_t remote, uint8_t accepted) noex
         w.ref_offset = <px_i128>remote - <px_i128>local
         _sums_clear(w)
     elif <uint64_t>local - <uint64_t>w.ref_local >= <uint64_t>X_REBASE:
-        _rebase(w, 0)  # the newest point is already in the ring: the sums include it
+        _rebase(w, 0)  # recomputes x, y and the sums of every point, the new one too
         return
+    w.x[s] = local - w.ref_local
+    w.y[s] = _y_of(w, local, remote)
     if accepted:
-        _sums_add(w, local - w.ref_local, _y_of(w, local, remote), 1)
+        _sums_add(w, w.x[s], w.y[s])
     if accepted or evicted:
         _fit(w)
 
@@ -290,37 +363,47 @@ cdef Py_ssize_t _partition(double *a, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k
 cdef void _refit(Window *w) noexcept nogil:
     # Robust refit of the whole window: residuals against the fit, their median absolute
     # value (MAD), and every point within outlier_k * 1.4826 * MAD is in, the rest out.
-    # Twice: the second pass starts from a fit without the first pass's outliers.
+    # When that changed which points are in, the sums are recomputed and it runs once more
+    # from the cleaner fit (at most three rounds).
     cdef Py_ssize_t i, s, m
     cdef double threshold
+    cdef uint8_t keep
     cdef int rounds
-    for rounds in range(2):
+    cdef bint changed
+    for rounds in range(3):
         if not w.calibrated:
             break
-        m = 0
-        for i in range(w.count):
+        m = w.count
+        for i in range(m):
             s = _slot(w, i)
-            w.scratch[m] = fabs(_residual(w, w.local[s], w.remote[s]))
-            m += 1
+            w.scratch[i] = fabs(_residual(w, <double>w.x[s], <double>w.y[s]))
         _partition(w.scratch, 0, m - 1, m >> 1)
         w.sigma = MAD_TO_SIGMA * w.scratch[m >> 1]
         threshold = w.outlier_k * w.sigma
         if threshold < w.outlier_floor:
             threshold = w.outlier_floor
-        for i in range(w.count):
+        changed = False
+        for i in range(m):
             s = _slot(w, i)
-            w.accepted[s] = fabs(_residual(w, w.local[s], w.remote[s])) <= threshold
+            keep = fabs(_residual(w, <double>w.x[s], <double>w.y[s])) <= threshold
+            if keep != w.accepted[s]:
+                w.accepted[s] = keep
+                changed = True
+        if not changed:
+            break
         _resum(w)
     w.since_refit = 0
+    w.rejected_since_refit = 0
 
 
 cdef int _add(Window *w, int64_t local, int64_t remote) noexcept nogil:
-    cdef double r, threshold, dx
-    cdef px_i128 y
+    cdef double r, threshold, x
+    cdef int64_t y
     cdef bint gating
     if w.started and local < w.last_local:
         return NON_MONOTONIC
     w.observations += 1
+    w.since_refit += 1
     if w.started and <uint64_t>local - <uint64_t>w.last_local > <uint64_t>w.max_span:
         _restart(w, 0)  # a gap longer than the window: start afresh (not a jump)
     w.started = True
@@ -329,8 +412,10 @@ cdef int _add(Window *w, int64_t local, int64_t remote) noexcept nogil:
         _push(w, local, remote, 1)
         return ACCEPTED
 
+    x = <double>(<uint64_t>local - <uint64_t>w.ref_local)
+    y = _y_of(w, local, remote)
     gating = w.calibrated and w.sigma >= 0.0 and w.n >= MIN_FIT
-    r = _residual(w, local, remote)
+    r = _residual(w, x, <double>y)
     if gating and fabs(r) > w.jump:
         # Beyond the jump threshold: an outlier unless the next ones agree (a clock step).
         if w.suspects > 0 and fabs(r - w.suspect_r) <= w.jump:
@@ -349,27 +434,30 @@ cdef int _add(Window *w, int64_t local, int64_t remote) noexcept nogil:
     if gating:
         # The gate widens by the prediction's standard error relative to the residuals':
         # sqrt(1 + 1/n + (x - xbar)^2 / Sxx) for a new point, (n - 2) / n for the residuals.
-        dx = <double>(<px_i128>local - w.ref_local) - w.xbar
-        threshold = w.outlier_k * w.sigma * sqrt(
-            (1.0 + 1.0 / w.n + dx * dx / w.sxx_c) * w.n / (w.n - 2.0)
+        # (Compared squared: no square root on the hot path.)
+        x -= w.xbar
+        threshold = w.outlier_k * w.sigma
+        threshold = threshold * threshold * (
+            (1.0 + 1.0 / w.n + x * x / w.sxx_c) * w.n / (w.n - 2.0)
         )
-        if threshold < w.outlier_floor:
-            threshold = w.outlier_floor
-        if fabs(r) > threshold:
+        if threshold < <double>w.outlier_floor * w.outlier_floor:
+            threshold = <double>w.outlier_floor * w.outlier_floor
+        if r * r > threshold:
             _push(w, local, remote, 0)
             w.outliers += 1
+            w.rejected_since_refit += 1
+            if w.rejected_since_refit >= MIN_FIT and w.rejected_since_refit * 8 > w.since_refit:
+                _refit(w)  # more than 1 in 8 rejected: the jitter grew, re-measure it
             return OUTLIER
-    y = _y_of(w, local, remote)
-    if y >= Y_LIMIT or y <= -Y_LIMIT:
+    if not _in_range(y):
         # Offset moved by more than 2^41 ns (36 min) before gating could see it: a step.
         w.discontinuities += 1
         _restart(w, 0)
         _push(w, local, remote, 1)
         return DISCONTINUITY
     _push(w, local, remote, 1)
-    w.since_refit += 1
-    if w.n >= MIN_FIT and w.since_refit >= max(MIN_FIT, w.count >> 2):
-        _refit(w)  # O(window), every count/4 additions: amortized O(1)
+    if w.n >= MIN_FIT and w.since_refit >= max(MIN_FIT, w.count):
+        _refit(w)  # O(window) once per window of additions: amortized O(1)
     return ACCEPTED
 
 
@@ -445,7 +533,7 @@ cdef Py_ssize_t _first_decrease(
     return -1
 
 
-cdef class DriftEstimator:
+cdef class DriftEstimator(_Guarded):
     """DriftEstimator(max_points=1024, max_span_ns=120 * SECOND, outlier_k=5.0, \
 outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
 
@@ -484,12 +572,6 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
     """
 
     cdef Window w
-    cdef PyThread_type_lock lock
-
-    def __cinit__(self, *args, **kwargs):
-        self.lock = PyThread_allocate_lock()
-        if self.lock == NULL:
-            raise MemoryError()
 
     def __init__(
         self,
@@ -519,33 +601,43 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
             raise ValueError(f"jump_ns must be in (0, 2**41) ns, got {jump_ns}")
         if not 1 <= confirm <= min(points, 64):
             raise ValueError(f"jump_confirm must be in [1, min(max_points, 64)], got {jump_confirm}")
-        _lock(self.lock)
-        try:
+        if self.ready:
+            self._begin_batch()  # __init__ called again: wait for any batch call
+            self._end_batch()
+        self.ready = False
+        self._free()
+        self.w.cap = points
+        self.w.local = <int64_t *>malloc(points * sizeof(int64_t))
+        self.w.remote = <int64_t *>malloc(points * sizeof(int64_t))
+        self.w.x = <int64_t *>malloc(points * sizeof(int64_t))
+        self.w.y = <int64_t *>malloc(points * sizeof(int64_t))
+        self.w.accepted = <uint8_t *>malloc(points * sizeof(uint8_t))
+        self.w.scratch = <double *>malloc(points * sizeof(double))
+        if not (
+            self.w.local and self.w.remote and self.w.x and self.w.y and self.w.accepted
+            and self.w.scratch
+        ):
             self._free()
-            self.w.cap = points
-            self.w.local = <int64_t *>malloc(points * sizeof(int64_t))
-            self.w.remote = <int64_t *>malloc(points * sizeof(int64_t))
-            self.w.accepted = <uint8_t *>malloc(points * sizeof(uint8_t))
-            self.w.scratch = <double *>malloc(points * sizeof(double))
-            if not (self.w.local and self.w.remote and self.w.accepted and self.w.scratch):
-                self._free()
-                raise MemoryError()
-            self.w.max_span = span
-            self.w.outlier_k = outlier_k
-            self.w.outlier_floor = floor_ns
-            self.w.jump = jump
-            self.w.confirm = <int>confirm
-            self._clear()
-        finally:
-            PyThread_release_lock(self.lock)
+            raise MemoryError()
+        self.w.max_span = span
+        self.w.outlier_k = outlier_k
+        self.w.outlier_floor = floor_ns
+        self.w.jump = jump
+        self.w.confirm = <int>confirm
+        self._clear()
+        self.ready = True
 
     cdef void _free(self) noexcept:
         free(self.w.local)
         free(self.w.remote)
+        free(self.w.x)
+        free(self.w.y)
         free(self.w.accepted)
         free(self.w.scratch)
         self.w.local = NULL
         self.w.remote = NULL
+        self.w.x = NULL
+        self.w.y = NULL
         self.w.accepted = NULL
         self.w.scratch = NULL
         self.w.cap = 0
@@ -562,28 +654,19 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
 
     def __dealloc__(self):
         self._free()
-        if self.lock != NULL:
-            PyThread_free_lock(self.lock)
-
-    cdef inline void _enter(self) except *:
-        if self.w.cap == 0:
-            raise RuntimeError("DriftEstimator.__init__ was not called")
-        _lock(self.lock)
 
     def reset(self):
         """reset() -> None: forget every observation and counter."""
-        self._enter()
+        self._check()
         self._clear()
-        PyThread_release_lock(self.lock)
 
     def add(self, local_ns, remote_ns):
         """add(local_ns, remote_ns) -> DriftStatus: feed one observation pair (int ns)."""
         cdef int64_t local = _as_int64(local_ns, "local_ns")
         cdef int64_t remote = _as_int64(remote_ns, "remote_ns")
         cdef int status
-        self._enter()
+        self._check()
         status = _add(&self.w, local, remote)
-        PyThread_release_lock(self.lock)
         if status == NON_MONOTONIC:
             raise ValueError(
                 f"local_ns={local} is before the previous observation's local_ns="
@@ -601,16 +684,18 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
             )
         out = np.empty(n, dtype=np.int8)
         cdef int8_t[::1] out_view = out
-        self._enter()
+        cdef int64_t last = self.w.last_local
+        self._begin_batch()
         try:
+            last = self.w.last_local
             with nogil:
-                bad = _first_decrease(local_ns, self.w.started, self.w.last_local)
+                bad = _first_decrease(local_ns, self.w.started, last)
                 if bad < 0:
                     _add_array(&self.w, local_ns, remote_ns, out_view)
         finally:
-            PyThread_release_lock(self.lock)
+            self._end_batch()
         if bad >= 0:
-            before = local_ns[bad - 1] if bad > 0 else self.w.last_local
+            before = local_ns[bad - 1] if bad > 0 else last
             raise ValueError(
                 f"local_ns[{bad}]={local_ns[bad]} is before the previous local_ns={before}: "
                 "local times must not decrease (nothing was added)"
@@ -621,14 +706,10 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
         """to_remote(local_ns) -> int | None: the remote time at a local time (ns)."""
         cdef int64_t local = _as_int64(local_ns, "local_ns")
         cdef int64_t out
-        cdef bint ok
-        self._enter()
+        self._check()
         if not self.w.calibrated:
-            PyThread_release_lock(self.lock)
             return None
-        ok = _to_remote(&self.w, local, &out)
-        PyThread_release_lock(self.lock)
-        if not ok:
+        if not _to_remote(&self.w, local, &out):
             raise OverflowError(f"to_remote({local_ns}) does not fit int64 nanoseconds")
         return out
 
@@ -636,93 +717,91 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
         """to_local(remote_ns) -> int | None: the local time at a remote time (ns)."""
         cdef int64_t remote = _as_int64(remote_ns, "remote_ns")
         cdef int64_t out
-        cdef bint ok
-        self._enter()
+        self._check()
         if not self.w.calibrated or not (1.0 + self.w.slope > 0.0):
-            PyThread_release_lock(self.lock)
             return None
-        ok = _to_local(&self.w, remote, &out)
-        PyThread_release_lock(self.lock)
-        if not ok:
+        if not _to_local(&self.w, remote, &out):
             raise OverflowError(f"to_local({remote_ns}) does not fit int64 nanoseconds")
         return out
 
     @property
     def calibrated(self):
         """bool: at least 2 accepted observations at different local times."""
+        self._check()
         return self.w.calibrated
 
     @property
     def rate(self):
         """float | None: remote ns per local ns (1 + ppm / 1e6)."""
-        self._enter()
-        value = 1.0 + self.w.slope if self.w.calibrated else None
-        PyThread_release_lock(self.lock)
-        return value
+        self._check()
+        return 1.0 + self.w.slope if self.w.calibrated else None
 
     @property
     def ppm(self):
         """float | None: (rate - 1) * 1e6, computed without the cancellation of rate - 1."""
-        self._enter()
-        value = self.w.slope * 1e6 if self.w.calibrated else None
-        PyThread_release_lock(self.lock)
-        return value
+        self._check()
+        return self.w.slope * 1e6 if self.w.calibrated else None
 
     @property
     def offset_ns(self):
         """int | None: fitted remote - local at the newest observation's local time."""
         cdef int64_t out
-        self._enter()
+        self._check()
         if not self.w.calibrated or not _to_remote(&self.w, self.w.last_local, &out):
-            PyThread_release_lock(self.lock)
             return None
-        value = <object>out - <object>self.w.last_local
-        PyThread_release_lock(self.lock)
-        return value
+        return <object>out - <object>self.w.last_local
 
     @property
     def r_squared(self):
         """float | None: coefficient of determination of remote against local."""
-        self._enter()
-        value = _r_squared(&self.w) if self.w.calibrated else None
-        PyThread_release_lock(self.lock)
-        return value
+        self._check()
+        return _r_squared(&self.w) if self.w.calibrated else None
 
     @property
     def jitter_ns(self):
         """float | None: robust residual sigma (1.4826 * MAD) from the last robust refit."""
+        self._check()
         return self.w.sigma if self.w.sigma >= 0.0 else None
 
     @property
     def count(self):
         """int: observations in the window (accepted and rejected)."""
+        self._check()
         return self.w.count
 
     @property
     def accepted(self):
         """int: observations in the fit."""
+        self._check()
         return self.w.n
 
     @property
     def span_ns(self):
         """int: local time from the oldest to the newest observation in the window."""
+        self._check()
         if self.w.count == 0:
             return 0
-        return <object>self.w.local[_slot(&self.w, self.w.count - 1)] - <object>self.w.local[self.w.head]
+        return (
+            <object>self.w.local[_slot(&self.w, self.w.count - 1)]
+            - <object>self.w.local[self.w.head]
+        )
 
     @property
     def observations(self):
         """int: observations added since construction or reset()."""
+        self._check()
         return self.w.observations
 
     @property
     def outliers(self):
         """int: observations rejected when added (outliers and unconfirmed jumps)."""
+        self._check()
         return self.w.outliers
 
     @property
     def discontinuities(self):
         """int: confirmed clock jumps (each restarted the window)."""
+        self._check()
         return self.w.discontinuities
 
     @property
@@ -736,7 +815,7 @@ outlier_floor_ns=1000, jump_ns=20 * MSECOND, jump_confirm=3)
         return self.w.max_span
 
     def __repr__(self):
-        if not self.w.calibrated:
+        if not self.calibrated:
             return f"<DriftEstimator not calibrated, {self.w.count} observations>"
         return (
             f"<DriftEstimator {self.ppm:+.4f} ppm, offset {self.offset_ns} ns, "
@@ -843,7 +922,7 @@ cdef void _dll_update_array(Dll *d, const int64_t[::1] times, int64_t[::1] out) 
         out[i] = _dll_update(d, times[i])
 
 
-cdef class TimeDLL:
+cdef class TimeDLL(_Guarded):
     """TimeDLL(period_ns, bandwidth_max=0.128, bandwidth_min=0.025, hold_ns=3 * SECOND, \
 max_error_ns=None)
 
@@ -874,16 +953,6 @@ max_error_ns=None)
     """
 
     cdef Dll d
-    cdef PyThread_type_lock lock
-
-    def __cinit__(self, *args, **kwargs):
-        self.lock = PyThread_allocate_lock()
-        if self.lock == NULL:
-            raise MemoryError()
-
-    def __dealloc__(self):
-        if self.lock != NULL:
-            PyThread_free_lock(self.lock)
 
     def __init__(
         self,
@@ -910,7 +979,9 @@ max_error_ns=None)
         if hold <= 0:
             raise ValueError(f"hold_ns must be > 0, got {hold_ns}")
         max_error = period if max_error_ns is None else _positive(max_error_ns, "max_error_ns")
-        _lock(self.lock)
+        if self.ready:
+            self._begin_batch()  # __init__ called again: wait for any batch call
+            self._end_batch()
         self.d.period = period
         self.d.bw_max = bw_max
         self.d.bw_min = bw_min
@@ -921,52 +992,48 @@ max_error_ns=None)
         self.d.count = 0
         self.d.resets = 0
         _dll_set_bw(&self.d, bw_max)
-        PyThread_release_lock(self.lock)
-
-    cdef inline void _enter(self) except *:
-        if self.d.period == 0.0:
-            raise RuntimeError("TimeDLL.__init__ was not called")
-        _lock(self.lock)
+        self.ready = True
 
     def reset(self):
         """reset() -> None: forget the lock; the next update starts afresh."""
-        self._enter()
+        self._check()
         self.d.started = False
         _dll_set_bw(&self.d, self.d.bw_max)
-        PyThread_release_lock(self.lock)
 
     def update(self, time_ns):
         """update(time_ns) -> int: filtered time (ns) of the period measured at time_ns."""
         cdef int64_t time = _as_int64(time_ns, "time_ns")
-        cdef int64_t out
-        self._enter()
-        out = _dll_update(&self.d, time)
-        PyThread_release_lock(self.lock)
-        return out
+        self._check()
+        return _dll_update(&self.d, time)
 
     def update_many(self, const int64_t[::1] times_ns):
         """update_many(times_ns) -> int64 array of filtered times (GIL released)."""
         out = np.empty(times_ns.shape[0], dtype=np.int64)
         cdef int64_t[::1] out_view = out
-        self._enter()
-        with nogil:
-            _dll_update_array(&self.d, times_ns, out_view)
-        PyThread_release_lock(self.lock)
+        self._begin_batch()
+        try:
+            with nogil:
+                _dll_update_array(&self.d, times_ns, out_view)
+        finally:
+            self._end_batch()
         return out
 
     @property
     def period_ns(self):
         """float: filtered period, ns (the nominal period before the first update)."""
+        self._check()
         return self.d.e2 if self.d.started else self.d.period
 
     @property
     def ratio(self):
         """float: filtered / nominal period (> 1: the device clock runs slow)."""
+        self._check()
         return (self.d.e2 if self.d.started else self.d.period) / self.d.period
 
     @property
     def next_ns(self):
         """int | None: predicted time of the next period, ns."""
+        self._check()
         if not self.d.started:
             return None
         return <object>self.d.base + llround(self.d.t1)
@@ -974,21 +1041,25 @@ max_error_ns=None)
     @property
     def bandwidth(self):
         """float: current loop bandwidth, Hz."""
+        self._check()
         return self.d.bw
 
     @property
     def error_ns(self):
         """float: the last measured - predicted time, ns."""
+        self._check()
         return self.d.last_error
 
     @property
     def count(self):
         """int: updates since construction."""
+        self._check()
         return self.d.count
 
     @property
     def resets(self):
         """int: times the loop restarted because an error exceeded max_error_ns."""
+        self._check()
         return self.d.resets
 
     def __repr__(self):
@@ -1011,11 +1082,13 @@ cdef double _positive(object value, str name) except? -1.0:
 # ---------------------------------------------------------------------------------------------
 # sliding_regression: least-squares line per window position over whole arrays.
 #
-# Sums over the window slide in O(1) per position; every `block` positions they restart from
-# the block's first point as reference (dx = x - x_ref exactly for int64) so rounding from
-# the sliding add/subtract never builds up and the values stay small. Windows whose x spread
-# is tiny next to their distance from the reference are recomputed two-pass; windows whose
-# x are all equal have no slope (NaN).
+# Per block of positions, prefix sums of dx, dy, dx^2, dx*dy are built relative to the
+# block's first point (dx = x - x_ref, exact for int64), and each window's sums are
+# differences of two prefixes: the windows are independent, so the CPU pipelines them, and
+# no rounding carries from one block to the next. The block is short (8 windows, at least
+# 256 positions) so the prefixes stay within ~1e3 of a window's own sums: ~1e-13 relative.
+# Windows whose x spread is tiny next to their distance from the reference are recomputed
+# two-pass; windows whose x are all equal have no slope (NaN).
 
 ctypedef fused number:
     int64_t
@@ -1050,66 +1123,94 @@ cdef void _window_two_pass(
     intercept[0] = <double>y[i] + (my - slope[0] * mx)
 
 
-@cython.boundscheck(False)  # every index is below i + window <= n by construction
+@cython.boundscheck(False)  # every index is below start + block + window <= n + block
 @cython.wraparound(False)  # no negative indices
 @cython.cdivision(True)  # divisors are window > 0 and denominators tested > 0 first
 cdef void _sliding(
     const number[::1] x, const number[::1] y, Py_ssize_t window,
-    double[::1] slope, double[::1] intercept,
+    double[::1] slope, double[::1] intercept, double *prefix, Py_ssize_t block,
 ) noexcept nogil:
+    # prefix: one record of 4 doubles per point of the block + 1: the sums of dx, dy, dx^2
+    # and dx*dy over the block's first k points (records, not 4 arrays: fewer streams)
     cdef Py_ssize_t positions = x.shape[0] - window + 1
-    cdef Py_ssize_t block = 4 * window if window >= 16 else 64
-    cdef Py_ssize_t start, end, p, j
+    cdef Py_ssize_t start, count, points, k, p
+    cdef double *lo
+    cdef double *hi
     cdef number xr, yr
-    cdef double sx, sy, sxx, sxy, dx, dy, n = <double>window, d, m
+    cdef double dx, dy, sx, sy, sxx, sxy, m, yr_double
+    cdef double *out_slope
+    cdef double *out_intercept
+    cdef double n = <double>window, inv_n = 1.0 / window
     start = 0
     while start < positions:
+        count = min(block, positions - start)
+        points = count + window - 1
         xr = x[start]
         yr = y[start]
+        yr_double = <double>yr
         sx = 0.0
         sy = 0.0
         sxx = 0.0
         sxy = 0.0
-        for j in range(start, start + window):
-            dx = <double>(x[j] - xr)
-            dy = <double>(y[j] - yr)
+        prefix[0] = 0.0
+        prefix[1] = 0.0
+        prefix[2] = 0.0
+        prefix[3] = 0.0
+        for k in range(points):
+            dx = <double>(x[start + k] - xr)
+            dy = <double>(y[start + k] - yr)
             sx += dx
             sy += dy
             sxx += dx * dx
             sxy += dx * dy
-        end = min(start + block, positions)
-        for p in range(start, end):
-            if p > start:
-                dx = <double>(x[p - 1] - xr)
-                dy = <double>(y[p - 1] - yr)
-                sx -= dx
-                sy -= dy
-                sxx -= dx * dx
-                sxy -= dx * dy
-                dx = <double>(x[p + window - 1] - xr)
-                dy = <double>(y[p + window - 1] - yr)
-                sx += dx
-                sy += dy
-                sxx += dx * dx
-                sxy += dx * dy
-            d = n * sxx - sx * sx
-            if d > 1e-6 * n * sxx:
-                m = (n * sxy - sx * sy) / d
-                slope[p] = m
-                # the line's value at x[p]: mean + m * (x[p] - mean), relative to (xr, yr)
-                intercept[p] = <double>yr + (sy / n + m * (<double>(x[p] - xr) - sx / n))
-            else:
+            prefix[4 * k + 4] = sx
+            prefix[4 * k + 5] = sy
+            prefix[4 * k + 6] = sxx
+            prefix[4 * k + 7] = sxy
+        # every window of the block, branch-free; a zero denominator gives inf or NaN here
+        # (IEEE, no trap) and is redone just below
+        out_slope = &slope[start]
+        out_intercept = &intercept[start]
+        for k in range(count):
+            lo = prefix + 4 * k
+            hi = lo + 4 * window
+            sx = hi[0] - lo[0]
+            sy = hi[1] - lo[1]
+            sxx = hi[2] - lo[2]
+            sxy = hi[3] - lo[3]
+            m = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+            out_slope[k] = m
+            # the line's value at x[p]: mean + m * (x[p] - mean), relative to (xr, yr)
+            dx = <double>(x[start + k] - xr)
+            out_intercept[k] = yr_double + (sy * inv_n + m * (dx - sx * inv_n))
+        for k in range(count):
+            lo = prefix + 4 * k
+            hi = lo + 4 * window
+            sx = hi[0] - lo[0]
+            sxx = hi[2] - lo[2]
+            if not (n * sxx - sx * sx > 1e-6 * n * sxx):
+                p = start + k
                 _window_two_pass(x, y, p, window, &slope[p], &intercept[p])
-        start = end
+        start += count
 
 
 def sliding_regression_kernel(const number[::1] x, const number[::1] y, Py_ssize_t window):
     """sliding_regression_kernel(x, y, window) -> (slope, intercept); checked by the caller."""
     cdef Py_ssize_t positions = x.shape[0] - window + 1
-    slope = np.empty(positions, dtype=np.float64)
-    intercept = np.empty(positions, dtype=np.float64)
+    # one allocation for both results: two separately allocated large arrays share their
+    # address modulo 4096, and the CPU then stalls on false store-to-load dependencies
+    out = np.empty((2, positions), dtype=np.float64)
+    slope = out[0]
+    intercept = out[1]
     cdef double[::1] slope_view = slope
     cdef double[::1] intercept_view = intercept
-    with nogil:
-        _sliding(x, y, window, slope_view, intercept_view)
+    cdef Py_ssize_t block = 8 * window
+    cdef double *prefix = <double *>malloc(4 * (block + window) * sizeof(double))
+    if prefix == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            _sliding(x, y, window, slope_view, intercept_view, prefix, block)
+    finally:
+        free(prefix)
     return slope, intercept
