@@ -33,10 +33,12 @@ error of 600 points over 60 s. A local gap longer than ``max_span_ns`` starts af
 swing the estimate. Once the window holds 8 accepted points, each new point is compared with
 the current fit; if its residual is beyond ``outlier_k`` (default 5) robust sigmas it is
 rejected (`DriftStatus.OUTLIER`). The robust sigma is ``1.4826 * median(|residual|)`` (the
-MAD rule) over the whole window, recomputed with a full reclassification of every point in
-the window each time a quarter of the window is new (amortized O(1) per observation); the
-gate for a new point widens by its prediction error, and never goes below
-``outlier_floor_ns`` (default 1 us) so integer rounding is never an outlier.
+MAD rule) over the whole window. A robust refit recomputes it and reclassifies every point of
+the window (a point rejected early can come back in, and the other way round) once per
+window's worth of new observations, and early when more than 1 in 8 new points is rejected
+(the jitter grew): amortized O(1) per observation. The gate for a new point widens by its
+prediction error, and never goes below ``outlier_floor_ns`` (default 1 us) so integer
+rounding is never an outlier.
 
 **Discontinuities.** A point more than ``jump_ns`` (default 20 ms) off the fit is a suspect.
 When ``jump_confirm`` (default 3) consecutive suspects agree with each other to ``jump_ns``,
@@ -70,8 +72,9 @@ Threads
 -------
 Kernels are ``noexcept nogil`` C. `DriftEstimator.add`, the queries and `TimeDLL.update`
 keep the GIL: they take tens of nanoseconds, less than releasing it would. The batch calls
-`DriftEstimator.add_many`, `TimeDLL.update_many` and `sliding_regression` release it. Each
-object has a lock, so calls from several threads are safe.
+`DriftEstimator.add_many`, `TimeDLL.update_many` and `sliding_regression` release it; a
+call from another thread waits until such a batch call is done, so one object may be shared
+by threads.
 
 Examples
 --------
