@@ -511,8 +511,10 @@ def polyfit_reference(
 def test_sliding_regression_matches_polyfit(window: int, dtype: type) -> None:
     pair = synthetic_pair(250.0, 1 * MSECOND, seed=window, n=20_000)
     rng = np.random.default_rng(window)
-    x = (pair.local - pair.local0).astype(dtype)
-    y = (pair.remote - pair.remote[0]).astype(dtype)
+    x: npt.NDArray[np.int64] | npt.NDArray[np.float64] = (pair.local - pair.local0).astype(dtype)
+    y: npt.NDArray[np.int64] | npt.NDArray[np.float64] = (pair.remote - pair.remote[0]).astype(
+        dtype
+    )
     slope, intercept = sliding_regression(x, y, window)
     assert slope.shape == intercept.shape == (len(x) - window + 1,)
     positions = sorted(set(rng.integers(0, len(slope), 300).tolist()) | {0, len(slope) - 1})
