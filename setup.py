@@ -15,6 +15,7 @@ DIRECTIVES = {"language_level": 3, "embedsignature": True}
 # name -> extra Extension keyword arguments
 EXTENSIONS: dict[str, dict[str, object]] = {
     "pts": {},
+    "drift": {},
 }
 
 
