@@ -24,7 +24,7 @@ class VideoConvert(Transform):
     Formats: RGB, BGR, RGBx, BGRx, GRAY8, YUY2, UYVY, I420, NV12 (array layouts in
     `parallax.elements.transform.frames`). Size and frame rate are not changed. When downstream
     accepts the input format the buffers pass through untouched. YUV uses BT.601 limited range
-    (swscale's default). Subsampled formats need an even width (and height for I420/NV12).
+    (swscale's default); chroma is subsampled by averaging and upsampled by repetition. Subsampled formats need an even width (and height for I420/NV12).
     Example: ``videotestsrc ! videoconvert ! video/x-raw,format=I420 ! h264enc ! ...``.
     """
 
@@ -35,6 +35,7 @@ class VideoConvert(Transform):
         super().__init__(name, **properties)
         self._input: VideoFormat | None = None
         self._output: VideoFormat | None = None
+        self._interpolation = "AREA"
 
     def sink_caps(self, pad: Pad) -> Caps:
         """Raw video in any supported pixel format."""
@@ -78,6 +79,11 @@ class VideoConvert(Transform):
                     "ask the source for an even size"
                 )
         self._input, self._output = fmt, out
+        # swscale's bicubic default blurs chroma across neighbours (40+ levels off at sharp
+        # colour edges). Subsampling averages the pixels a chroma sample covers (AREA);
+        # upsampling repeats each sample over its pixels (POINT): as fast, and exact on flat
+        # areas.
+        self._interpolation = "POINT" if fmt.pixel_format in SUBSAMPLED else "AREA"
         return out
 
     def process(self, buffer: Buffer) -> Buffer:
@@ -88,5 +94,7 @@ class VideoConvert(Transform):
             return buffer
         assert not isinstance(buffer.data, bytes)
         frame = frame_from_array(buffer.data, source)
-        converted = frame.reformat(format=AV_PIXEL_FORMATS[target.pixel_format])
+        converted = frame.reformat(
+            format=AV_PIXEL_FORMATS[target.pixel_format], interpolation=self._interpolation
+        )
         return buffer.with_data(array_from_frame(converted, target))
