@@ -51,6 +51,9 @@ class AacEnc(Transform):
     Example: ``audiotestsrc ! audioconvert ! aacenc ! mp4mux location=a.mp4``.
     """
 
+    priming_samples = FRAME
+    """Samples of encoder delay before the first frame (FFmpeg's ``initial_padding``)."""
+
     factory_name = "aacenc"
     description = "Encode raw audio to AAC-LC (FFmpeg aac)"
     bitrate = Property(int, 128, "target bitrate, kbit/s", minimum=8)
