@@ -220,7 +220,7 @@ def record_demo(seconds: float, location: str) -> None:
     print(f"  timestamp repairs: video {venc.repairs}, audio {aenc.repairs}")
     with av.open(location) as container:
         stream = container.streams.video[0]
-        span = (stream.duration or 0) * stream.time_base
+        span = (stream.duration or 0) * (stream.time_base or 0)
         print(
             f"  {location} read back: {container.streams.video[0].codec_context.name} "
             f"{stream.codec_context.width}x{stream.codec_context.height} {float(span):.3f} s, "

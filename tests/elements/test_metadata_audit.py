@@ -87,7 +87,9 @@ def sample_interpolated(inputs, outputs):
         assert frame.pts == source.pts + sample_time(into, 48000)
         assert frame.dts == frame.pts
         assert frame.offset == source.offset + into
-        assert frame.capture == CaptureTime(source.capture.domain, source.capture.ns + into * SECOND // 48000)
+        assert frame.capture == CaptureTime(
+            source.capture.domain, source.capture.ns + into * SECOND // 48000
+        )
     priming = outputs[0]
     assert priming.pts == frames[0].pts - sample_time(1024, 48000)
 

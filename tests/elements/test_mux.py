@@ -3,6 +3,7 @@
 Every file is read back twice: with Debian's ffprobe and with PyAV's demuxer.
 """
 
+import itertools
 from fractions import Fraction
 
 import av
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import parallax
-from parallax import SECOND, Buffer, Metadata, MessageType
+from parallax import SECOND, Buffer, MessageType, Metadata
 from parallax.errors import PipelineError, TimestampError
 from parallax.time import sample_time
 
@@ -34,7 +35,7 @@ def jittered_video_pts(start, count, seed=7, drop=75):
 def video_frame(n):
     """An I420 frame whose content changes every frame (so each one costs bits)."""
     frame = np.full((HEIGHT * 3 // 2, WIDTH), 128, np.uint8)
-    frame[: HEIGHT, :] = (np.arange(WIDTH)[None, :] * 4 + n * 8) % 220 + 16
+    frame[:HEIGHT, :] = (np.arange(WIDTH)[None, :] * 4 + n * 8) % 220 + 16
     return frame
 
 
@@ -187,7 +188,7 @@ def test_repair_policy_writes_a_valid_file_and_counts_repairs(tmp_path, probe, m
     assert [m.data["repairs"] for m in warnings] == [1, 2]
     written = sorted(probe(path).packet_times("video"))
     assert len(written) == 30  # nothing dropped
-    assert all(b > a for a, b in zip(written, written[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(written))
     with av.open(str(path)) as container:  # every frame decodes
         assert sum(1 for _ in container.decode(video=0)) == 30
 

@@ -222,7 +222,7 @@ class AacEnc(Transform):
             meta.capture = CaptureTime(anchor.capture.domain, anchor.capture.ns + into)
         return meta
 
-    def _packets(self, packets: list[av.Packet]) -> list[Buffer]:
+    def _packets(self, packets: list[av.Packet[Any]]) -> list[Buffer]:
         fmt = self.format
         assert fmt is not None
         out = []

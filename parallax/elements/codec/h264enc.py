@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fractions import Fraction
+from typing import Any
 
 import av
 
@@ -159,7 +160,7 @@ class H264Enc(Transform):
             return []
         return self._packets(encoder.encode(None))
 
-    def _packets(self, packets: list[av.Packet]) -> list[Buffer]:
+    def _packets(self, packets: list[av.Packet[Any]]) -> list[Buffer]:
         out = []
         for packet in packets:
             assert packet.pts is not None

@@ -26,7 +26,7 @@ class FileSink(Sink):
     description = "Write buffers to a file"
     location = Property(str, "", "file to write (required)")
     append = Property(bool, False, "append instead of truncating")
-    sync = Property(bool, False, "wait on the clock until each buffer's time")
+    sync = Property(bool, False, "wait on the clock until each buffer's time")  # type: ignore[assignment]
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
@@ -57,8 +57,8 @@ class FileSink(Sink):
         """Write the payload (all of it: a short write is retried)."""
         assert self._file is not None
         data = buffer.data
-        view = memoryview(np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data)
-        view = view.cast("B")
+        payload = np.ascontiguousarray(data).data if isinstance(data, np.ndarray) else data
+        view = memoryview(payload).cast("B")
         while view:
             written = self._file.write(view)
             if not written:

@@ -79,7 +79,7 @@ class AudioConvert(Transform):
         out = dataclasses.replace(
             fmt,
             sample_format=str(_prefer(first.get("format"), fmt.sample_format)),
-            channels=int(_prefer(first.get("channels"), fmt.channels)),
+            channels=int(str(_prefer(first.get("channels"), fmt.channels))),
         )
         self._input, self._output = fmt, out
         return out
@@ -128,7 +128,8 @@ def _mix_channels(samples: np.ndarray[Any, Any], channels: int) -> np.ndarray[An
         mean = samples.astype(np.float64).mean(axis=1, keepdims=True)
         if samples.dtype.kind == "i":
             mean = np.round(mean)
-        return mean.astype(samples.dtype)
+        mixed: np.ndarray[Any, Any] = mean.astype(samples.dtype)
+        return mixed
     out = np.zeros((frames, channels), samples.dtype)
     keep = min(have, channels)
     out[:, :keep] = samples[:, :keep]

@@ -24,7 +24,8 @@ class VideoConvert(Transform):
     Formats: RGB, BGR, RGBx, BGRx, GRAY8, YUY2, UYVY, I420, NV12 (array layouts in
     `parallax.elements.transform.frames`). Size and frame rate are not changed. When downstream
     accepts the input format the buffers pass through untouched. YUV uses BT.601 limited range
-    (swscale's default); chroma is subsampled by averaging and upsampled by repetition. Subsampled formats need an even width (and height for I420/NV12).
+    (swscale's default); chroma is subsampled by averaging and upsampled by repetition.
+    Subsampled formats need an even width (and height for I420/NV12).
     Example: ``videotestsrc ! videoconvert ! video/x-raw,format=I420 ! h264enc ! ...``.
     """
 
@@ -65,7 +66,9 @@ class VideoConvert(Transform):
         )
         allowed = Caps([wanted]).intersect(downstream)
         if allowed.is_empty:
-            raise NegotiationError(f"{self.name}: downstream takes none of {FORMATS} ({downstream})")
+            raise NegotiationError(
+                f"{self.name}: downstream takes none of {FORMATS} ({downstream})"
+            )
         choices = allowed.first().get("format")
         choices = choices if isinstance(choices, tuple) else (choices,)
         pixel_format = fmt.pixel_format if fmt.pixel_format in choices else str(choices[0])
