@@ -4,6 +4,11 @@ Ours: ``videotestsrc ! videoconvert ! h264enc ! mp4mux`` at 640x480, x264 ultraf
 Baseline: PyAV alone encoding the same frames with the same settings (swscale conversion,
 libx264, MP4 muxing) in a plain loop. Parallax must reach 90% of the baseline's frames per
 second (overhead under 10%). The ratio is printed and asserted here only.
+
+Both runs are timed in wall time and in CPU time of the whole process (x264's threads
+included). The assertion uses CPU time: on the shared 2-core machines the wall time of a
+0.6 s run swings by +-20% with other people's load, while the CPU a frame costs does not;
+wall frames/s are printed beside it.
 """
 
 from __future__ import annotations
@@ -23,14 +28,30 @@ from parallax import SECOND, State
 
 N = 240
 WIDTH, HEIGHT = 640, 480
-REPEATS = 3
+REPEATS = 5
 NS = Fraction(1, SECOND)
 CAPS = f"video/x-raw,format=RGB,width={WIDTH},height={HEIGHT},framerate=30/1"
 
 
-def best_of(run: Callable[[], float], repeats: int = REPEATS) -> float:
-    """Smallest of several measurements (seconds): the least disturbed by other load."""
-    return min(run() for _ in range(repeats))
+Timing = tuple[float, float]  # (wall seconds, CPU seconds)
+
+
+def timed(run: Callable[[], None]) -> Timing:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def best_of_interleaved(
+    first: Callable[[], Timing], second: Callable[[], Timing], repeats: int = REPEATS
+) -> tuple[Timing, Timing]:
+    """Smallest wall and CPU time of each, measured in turns so that load from other
+    processes on a shared machine falls on both alike."""
+    runs = [(first(), second()) for _ in range(repeats)]
+    return (
+        (min(a[0] for a, _ in runs), min(a[1] for a, _ in runs)),
+        (min(b[0] for _, b in runs), min(b[1] for _, b in runs)),
+    )
 
 
 def sample_frames() -> list[np.ndarray[Any, Any]]:
@@ -43,20 +64,21 @@ def sample_frames() -> list[np.ndarray[Any, Any]]:
     return frames  # type: ignore[return-value]
 
 
-def parallax_encode(path: Path) -> float:
-    """Seconds for our pipeline to make an MP4 of N frames."""
+def parallax_encode(path: Path) -> Timing:
+    """Time for our pipeline to make an MP4 of N frames."""
     pipeline = parallax.parse_launch(
         f"videotestsrc num-buffers={N} ! {CAPS} ! videoconvert ! h264enc preset=ultrafast ! "
         f"mp4mux location={path}"
     )
-    start = time.perf_counter()
-    pipeline.run(timeout=120)
-    return time.perf_counter() - start
+    return timed(lambda: pipeline.run(timeout=120))
 
 
-def pyav_encode(frames: list[np.ndarray[Any, Any]], path: Path) -> float:
-    """Seconds for PyAV alone to convert, encode and mux the same frames the same way."""
-    start = time.perf_counter()
+def pyav_encode(frames: list[np.ndarray[Any, Any]], path: Path) -> Timing:
+    """Time for PyAV alone to convert, encode and mux the same frames the same way."""
+    return timed(lambda: pyav_loop(frames, path))
+
+
+def pyav_loop(frames: list[np.ndarray[Any, Any]], path: Path) -> None:
     options = {"movie_timescale": str(SECOND), "movflags": "faststart"}
     with av.open(str(path), "w", format="mp4", options=options) as container:
         stream = container.add_stream("libx264", rate=30)
@@ -75,25 +97,30 @@ def pyav_encode(frames: list[np.ndarray[Any, Any]], path: Path) -> float:
             frame.time_base = NS
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    return time.perf_counter() - start
 
 
 def test_encoding_overhead_under_10_percent(benchmark, tmp_path, capsys):
     frames = sample_frames()
-    ours = best_of(lambda: parallax_encode(tmp_path / "ours.mp4"))
-    alone = best_of(lambda: pyav_encode(frames, tmp_path / "alone.mp4"))
-    ratio = alone / ours
+    ours, alone = best_of_interleaved(
+        lambda: parallax_encode(tmp_path / "ours.mp4"),
+        lambda: pyav_encode(frames, tmp_path / "alone.mp4"),
+    )
+    wall_ratio, cpu_ratio = alone[0] / ours[0], alone[1] / ours[1]
     with capsys.disabled():
         print(
-            f"\n{WIDTH}x{HEIGHT} RGB -> H.264 ultrafast -> MP4, {N} frames: Parallax "
-            f"{N / ours:.0f} fps, PyAV alone {N / alone:.0f} fps; Parallax reaches "
-            f"{ratio:.0%} of PyAV (overhead {1 - ratio:+.0%})"
+            f"\n{WIDTH}x{HEIGHT} RGB -> H.264 ultrafast -> MP4, {N} frames:\n"
+            f"  wall: Parallax {N / ours[0]:.0f} fps, PyAV alone {N / alone[0]:.0f} fps "
+            f"(Parallax reaches {wall_ratio:.0%})\n"
+            f"  CPU:  Parallax {ours[1] / N * 1e3:.2f} ms/frame, PyAV alone "
+            f"{alone[1] / N * 1e3:.2f} ms/frame (Parallax reaches {cpu_ratio:.0%} of PyAV's "
+            f"frames per CPU second: overhead {1 / cpu_ratio - 1:+.0%})"
         )
-    benchmark.extra_info["fraction_of_pyav"] = ratio
+    benchmark.extra_info["wall_fraction_of_pyav"] = wall_ratio
+    benchmark.extra_info["cpu_fraction_of_pyav"] = cpu_ratio
     benchmark.pedantic(parallax_encode, args=(tmp_path / "bench.mp4",), rounds=1, iterations=1)
     with av.open(str(tmp_path / "ours.mp4")) as container:
         assert container.streams.video[0].frames == N
-    assert ratio >= 0.9
+    assert cpu_ratio >= 0.9
 
 
 if __name__ == "__main__":  # pragma: no cover
