@@ -11,6 +11,9 @@ APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
 
+# Debian's ffmpeg: the tests read our files back with ffprobe, an independent demuxer.
+APT_CODEC := ffmpeg='command -v ffprobe'
+
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
 .PHONY: all demo test lint unit bench clean distclean
@@ -19,6 +22,10 @@ all: $(STAMPS)/ext
 
 $(STAMPS)/apt-base:
 	tools/ensure-apt $(APT_BASE)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/apt-codec:
+	tools/ensure-apt $(APT_CODEC)
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
@@ -40,13 +47,13 @@ lint: $(STAMPS)/ext
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMPS)/ext $(STAMPS)/apt-lab
+unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-codec
 	$(VENV)/bin/pytest -q -m "not lab"
 
 # lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
 test: lint unit lab-test
 
-bench: $(STAMPS)/ext
+bench: $(STAMPS)/ext $(STAMPS)/apt-codec
 	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
 
 include lab.mk

@@ -22,7 +22,7 @@ from parallax.elements.debug.timestampdebug import TimestampDebug
 from parallax.errors import ParallaxError
 from parallax.pipeline import MessageType, Pipeline, State, parse_launch
 from parallax.pipeline.element import Element, Sink
-from parallax.time import SECOND, format_time, sample_pts
+from parallax.time import SECOND, format_time, sample_pts, sample_time
 
 log = logging.getLogger("parallax.cli")
 
@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="the main job on the built-in test sources")
     demo.add_argument("--seconds", type=float, default=5.0, help="live capture length")
+    demo.add_argument("--output", default="demo.mp4", help="file the live recording goes to")
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_launch(" ".join(args.description), args.timeout)
         if args.command == "inspect":
             return run_inspect(args.element)
-        return run_demo(args.seconds)
+        return run_demo(args.seconds, args.output)
     except (ParallaxError, TimeoutError, OSError, ValueError) as error:
         if args.verbose:
             raise
@@ -130,8 +131,10 @@ def _takes_request_pads(element: Element) -> bool:
     return isinstance(element, Aggregator)
 
 
-def run_demo(seconds: float) -> int:
-    """``parallax demo``: exact time math, then live test sources on the pipeline clock."""
+def run_demo(seconds: float, output: str = "demo.mp4") -> int:
+    """``parallax demo``: exact time math, live test sources on the pipeline clock, then a
+    live recording to an MP4 file with its timing report.
+    """
     from parallax.clock import SystemClock
 
     clock = SystemClock()
@@ -173,7 +176,57 @@ def run_demo(seconds: float) -> int:
             f"late renders {_late(sink)}"
         )
     pipeline.set_state(State.NULL)
+    record_demo(seconds, output)
     return 0
+
+
+def record_demo(seconds: float, location: str) -> None:
+    """Record live test video and audio to ``location`` and print the timing report."""
+    import av
+
+    from parallax.elements.codec.aacenc import AacEnc
+    from parallax.elements.codec.h264enc import H264Enc
+    from parallax.elements.mux.avmux import AvMux
+
+    frames = round(seconds * 30)
+    periods = round(seconds * 50)  # 960 samples at 48 kHz: 20 ms each
+    pipeline = parse_launch(
+        f"videotestsrc is-live=true pattern=ball num-buffers={frames} ! "
+        "video/x-raw,width=320,height=240,framerate=30/1 ! videoconvert ! "
+        "h264enc name=venc ! mux. "
+        f"audiotestsrc is-live=true wave=ticks samplesperbuffer=960 num-buffers={periods} ! "
+        "audio/x-raw,rate=48000,channels=2 ! audioconvert ! aacenc name=aenc ! mux. "
+        f"mp4mux name=mux location={location}"
+    )
+    print(f"\nRecording {seconds:g} s of live test video + audio to {location}:")
+    wall = run_until_eos(pipeline, timeout=seconds * 3 + 10)
+    mux, venc, aenc = pipeline.get("mux"), pipeline.get("venc"), pipeline.get("aenc")
+    assert isinstance(mux, AvMux) and isinstance(venc, H264Enc) and isinstance(aenc, AacEnc)
+    video, audio = mux.stats["sink_0"], mux.stats["sink_1"]
+    assert video.first_pts is not None and video.end is not None
+    assert audio.first_pts is not None and audio.end is not None
+    # The first AAC packet is the encoder's priming: the first real sample comes after it.
+    audio_start = audio.first_pts + sample_time(AacEnc.priming_samples, 48000)
+    print(f"  wall time {wall:.3f} s")
+    print(
+        f"  video: {video.packets} frames, PTS {format_time(video.first_pts)} .. "
+        f"{format_time(video.end)}, span {format_time(video.end - video.first_pts)}"
+    )
+    print(
+        f"  audio: {audio.packets - 1} AAC frames (+1 priming), first sample at "
+        f"{format_time(audio_start)}, span {format_time(audio.end - audio_start)}"
+    )
+    print(f"  A/V start offset (audio - video): {audio_start - video.first_pts:+d} ns")
+    print(f"  timestamp repairs: video {venc.repairs}, audio {aenc.repairs}")
+    with av.open(location) as container:
+        stream = container.streams.video[0]
+        span = (stream.duration or 0) * (stream.time_base or 0)
+        print(
+            f"  {location} read back: {container.streams.video[0].codec_context.name} "
+            f"{stream.codec_context.width}x{stream.codec_context.height} {float(span):.3f} s, "
+            f"{container.streams.audio[0].codec_context.name} "
+            f"{container.streams.audio[0].rate} Hz"
+        )
 
 
 def _late(sink: Sink) -> str:
