@@ -21,11 +21,9 @@ def test_launch_error_is_one_line_and_nonzero():
     result = parallax("launch", "videotestsrc ! nosuch ! fakesink")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert lines == [
-        "parallax: error: no element 'nosuch'; known elements: appsink, appsrc, audiotestsrc, "
-        + lines[0].split("audiotestsrc, ", 1)[1]
-    ]
-    assert "position 15" in lines[0]
+    assert len(lines) == 1
+    assert lines[0].startswith("parallax: error: no element 'nosuch'; known elements: ")
+    assert "videotestsrc" in lines[0] and lines[0].endswith("(at position 15)")
 
 
 def test_verbose_shows_the_traceback():
