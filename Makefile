@@ -11,6 +11,11 @@ APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
 
+# PipeWire: headers to build _ext/pipewire.pyx; the daemon, session manager, tools and a
+# session bus for the private daemon the `pipewire` tests start (tests/pipewire/conftest.py).
+APT_PIPEWIRE := pkg-config libpipewire-0.3-dev libspa-0.2-dev libspa-0.2-modules \
+	pipewire pipewire-bin wireplumber dbus
+
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
 .PHONY: all demo test lint unit bench clean distclean
@@ -21,6 +26,10 @@ $(STAMPS)/apt-base:
 	tools/ensure-apt $(APT_BASE)
 	mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/apt-pipewire:
+	tools/ensure-apt $(APT_PIPEWIRE)
+	mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -28,7 +37,7 @@ $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/ext: $(STAMPS)/venv $(EXT_SOURCES)
+$(STAMPS)/ext: $(STAMPS)/venv $(STAMPS)/apt-pipewire $(EXT_SOURCES)
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
 
