@@ -286,28 +286,32 @@ cdef void on_param_changed(void *data, uint32_t id, const spa_pod *param) noexce
 
 
 cdef void on_process(void *data) noexcept nogil:
+    # One process event can stand for several buffers (the event is handed from the data
+    # thread to this loop and may coalesce): take every buffer there is.
     cdef Shared *s = <Shared *>data
-    cdef int64_t entered = monotonic_ns()
-    cdef pw_buffer *b = pw_stream_dequeue_buffer(s.stream)
-    cdef Slot *slot
-    if b == NULL:
-        return
-    if not s.running:
+    cdef pw_buffer *b
+    while True:
+        b = pw_stream_dequeue_buffer(s.stream)
+        if b == NULL:
+            return
+        take_buffer(s, b, monotonic_ns())
         pw_stream_queue_buffer(s.stream, b)
+
+
+cdef void take_buffer(Shared *s, pw_buffer *b, int64_t entered) noexcept nogil:
+    cdef Slot *slot
+    if not s.running:
         return
     if s.count == s.n_slots:  # the consumer is behind: drop this one, say so on the next
         s.dropped_pending += 1
         s.dropped += 1
-        pw_stream_queue_buffer(s.stream, b)
         return
     slot = &s.slots[(s.head + s.count) % s.n_slots]
     pw_stream_get_time_n(s.stream, &slot.time, sizeof(pw_time))
     if fill_slot(b.buffer, slot) < 0:
         s.unmapped += 1
         s.dropped_pending += 1
-        pw_stream_queue_buffer(s.stream, b)
         return
-    pw_stream_queue_buffer(s.stream, b)
     slot.process_ns = entered
     slot.queued_ns = monotonic_ns()
     slot.dropped_before = s.dropped_pending
@@ -332,6 +336,15 @@ cdef const spa_pod *build_meta_header(spa_pod_builder *b) noexcept nogil:
 cdef const spa_pod *build_buffers(spa_pod_builder *b) noexcept nogil:
     cdef spa_pod_frame f, choice
     spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers)
+    # Enough buffers that the producer never waits for ours to come back: process runs in
+    # this loop, a hop after the data thread, and SPA's videotestsrc stops for good ("out of
+    # buffers") when its pool runs dry. With the default (2) every other frame was lost.
+    spa_pod_builder_prop(b, SPA_PARAM_BUFFERS_buffers, 0)
+    spa_pod_builder_push_choice(b, &choice, SPA_CHOICE_Range, 0)
+    spa_pod_builder_int(b, 8)
+    spa_pod_builder_int(b, 2)
+    spa_pod_builder_int(b, 32)
+    spa_pod_builder_pop(b, &choice)
     spa_pod_builder_prop(b, SPA_PARAM_BUFFERS_dataType, 0)
     spa_pod_builder_push_choice(b, &choice, SPA_CHOICE_Flags, 0)
     spa_pod_builder_int(b, (1 << SPA_DATA_MemPtr) | (1 << SPA_DATA_MemFd))

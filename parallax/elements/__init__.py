@@ -19,6 +19,7 @@ FACTORIES: dict[str, str] = {
     "capsfilter": "parallax.elements.core.capsfilter:CapsFilter",
     "fakesink": "parallax.elements.core.fakesink:FakeSink",
     "identity": "parallax.elements.core.identity:Identity",
+    "pipewiresrc": "parallax.elements.device.pipewiresrc:PipeWireSrc",
     "queue": "parallax.elements.core.queue:Queue",
     "timestampdebug": "parallax.elements.debug.timestampdebug:TimestampDebug",
     "videotestsrc": "parallax.elements.test.videotestsrc:VideoTestSrc",
