@@ -7,6 +7,30 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from posix.time cimport timespec
 
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+
+    ctypedef struct pthread_cond_t:
+        pass
+
+    ctypedef struct pthread_condattr_t:
+        pass
+
+    int pthread_mutex_init(pthread_mutex_t *mutex, const void *attr)
+    int pthread_mutex_destroy(pthread_mutex_t *mutex)
+    int pthread_mutex_lock(pthread_mutex_t *mutex)
+    int pthread_mutex_unlock(pthread_mutex_t *mutex)
+    int pthread_condattr_init(pthread_condattr_t *attr)
+    int pthread_condattr_setclock(pthread_condattr_t *attr, int clock_id)
+    int pthread_condattr_destroy(pthread_condattr_t *attr)
+    int pthread_cond_init(pthread_cond_t *cond, const pthread_condattr_t *attr)
+    int pthread_cond_destroy(pthread_cond_t *cond)
+    int pthread_cond_broadcast(pthread_cond_t *cond)
+    int pthread_cond_timedwait(pthread_cond_t *cond, pthread_mutex_t *mutex,
+                               const timespec *abstime)
+
+
 cdef extern from "<spa/utils/defs.h>" nogil:
     cdef struct spa_fraction:
         uint32_t num
@@ -224,9 +248,6 @@ cdef extern from "<pipewire/pipewire.h>" nogil:
     void pw_thread_loop_stop(pw_thread_loop *loop)
     void pw_thread_loop_lock(pw_thread_loop *loop)
     void pw_thread_loop_unlock(pw_thread_loop *loop)
-    int pw_thread_loop_get_time(pw_thread_loop *loop, timespec *abstime, int64_t timeout)
-    int pw_thread_loop_timed_wait_full(pw_thread_loop *loop, timespec *abstime)
-    void pw_thread_loop_signal(pw_thread_loop *loop, bint wait_for_accept)
 
     # context and core
     cdef struct pw_context:
@@ -286,6 +307,7 @@ cdef extern from "<pipewire/pipewire.h>" nogil:
         PW_STREAM_FLAG_INACTIVE
         PW_STREAM_FLAG_MAP_BUFFERS
         PW_STREAM_FLAG_DONT_RECONNECT
+        PW_STREAM_FLAG_RT_PROCESS
 
     cdef struct pw_stream:
         pass

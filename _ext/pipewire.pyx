@@ -1,9 +1,14 @@
 # PipeWire capture: one connection to a daemon with one capture stream, on a pw_thread_loop.
 #
-# Threads. libpipewire runs every callback below in its loop thread with the loop lock held
-# (the stream is not RT_PROCESS). The callbacks are plain C (`noexcept nogil`) and never take
-# the GIL; the Python side takes the loop lock only with the GIL released. So neither thread
-# can wait for the other while holding what the other needs.
+# Threads. `on_process` runs in libpipewire's data thread (RT_PROCESS), every other callback
+# in the pw_thread_loop thread with the loop lock held. Processing in the data thread returns
+# each buffer within its graph cycle: PipeWire 0.3.65 recycles at most one buffer per cycle,
+# so a process callback that ran late in the loop thread left one buffer behind for good each
+# time, until the producer's pool ran dry (SPA's videotestsrc then stops for good).
+# What the threads share (flags, the ring) is guarded by `Shared.lock`, held for a few
+# instructions at a time, with `Shared.changed` to wait on; nobody waits while holding it, and
+# the loop lock is only taken before it, never after. Callbacks are plain C (`noexcept nogil`)
+# and never take the GIL; Python takes the locks only with the GIL released.
 #
 # Buffers. `on_process` copies each buffer into a slot of a bounded ring and hands the
 # pw_buffer back to PipeWire at once: a PipeWire pool holds a handful of buffers shared with
@@ -91,6 +96,8 @@ cdef struct NodeInfo:
 
 
 cdef struct Shared:
+    pthread_mutex_t lock  # guards the flags and the ring (see the top of this file)
+    pthread_cond_t changed  # broadcast whenever something a waiter checks changes
     pw_thread_loop *loop
     pw_context *context
     pw_core *core
@@ -146,6 +153,7 @@ cdef void copy_text(char *dest, const char *src) noexcept nogil:
 
 cdef void fail(Shared *s, int res, const char *message) noexcept nogil:
     # The first failure wins: it is the cause, later ones are its consequences.
+    pthread_mutex_lock(&s.lock)
     if not s.failed:
         s.failed = True
         s.error_res = res
@@ -153,7 +161,26 @@ cdef void fail(Shared *s, int res, const char *message) noexcept nogil:
             message = b"unknown error"
         strncpy(s.error, message, 255)
         s.error[255] = 0
-    pw_thread_loop_signal(s.loop, False)
+    pthread_cond_broadcast(&s.changed)
+    pthread_mutex_unlock(&s.lock)
+
+
+cdef void set_flag(Shared *s, bint *flag) noexcept nogil:
+    pthread_mutex_lock(&s.lock)
+    flag[0] = True
+    pthread_cond_broadcast(&s.changed)
+    pthread_mutex_unlock(&s.lock)
+
+
+cdef void deadline_after(timespec *deadline, int64_t timeout_ns) noexcept nogil:
+    cdef int64_t t = monotonic_ns() + timeout_ns
+    deadline.tv_sec = t // 1_000_000_000
+    deadline.tv_nsec = t % 1_000_000_000
+
+
+cdef bint wait_changed(Shared *s, const timespec *deadline) noexcept nogil:
+    """Wait (s.lock held) for a broadcast; False once the deadline passed."""
+    return pthread_cond_timedwait(&s.changed, &s.lock, deadline) == 0
 
 
 # -- extraction (also driven by the unit tests with buffers built in C memory) ----------------
@@ -203,8 +230,7 @@ cdef int fill_slot(const spa_buffer *buffer, Slot *slot) noexcept nogil:
 cdef void on_core_done(void *data, uint32_t id, int seq) noexcept nogil:
     cdef Shared *s = <Shared *>data
     if id == PW_ID_CORE and seq == s.sync_seq:
-        s.synced = True
-        pw_thread_loop_signal(s.loop, False)
+        set_flag(s, &s.synced)
 
 
 cdef void on_core_error(void *data, uint32_t id, int seq, int res, const char *message) noexcept nogil:
@@ -242,8 +268,7 @@ cdef void on_global_remove(void *data, uint32_t id) noexcept nogil:
             s.n_nodes -= 1
             break
     if id == s.target_id:
-        s.target_removed = True
-        pw_thread_loop_signal(s.loop, False)
+        set_flag(s, &s.target_removed)
 
 
 cdef void on_state_changed(
@@ -253,7 +278,6 @@ cdef void on_state_changed(
     s.state = state
     if state == PW_STREAM_STATE_ERROR:
         fail(s, -EPIPE, error)
-    pw_thread_loop_signal(s.loop, False)
 
 
 cdef void on_param_changed(void *data, uint32_t id, const spa_pod *param) noexcept nogil:
@@ -276,18 +300,16 @@ cdef void on_param_changed(void *data, uint32_t id, const spa_pod *param) noexce
     else:
         return
     s.media_type = media_type
-    s.format_ready = True
     # Ask for the header meta (pts, seq, flags) and memory we can read (no DMA-BUF).
     spa_pod_builder_init(&builder, pod, POD_BYTES)
     params[0] = build_meta_header(&builder)
     params[1] = build_buffers(&builder)
     pw_stream_update_params(s.stream, params, 2)
-    pw_thread_loop_signal(s.loop, False)
+    set_flag(s, &s.format_ready)
 
 
 cdef void on_process(void *data) noexcept nogil:
-    # One process event can stand for several buffers (the event is handed from the data
-    # thread to this loop and may coalesce): take every buffer there is.
+    # Data thread. Take every buffer there is, copy it, give it back within this cycle.
     cdef Shared *s = <Shared *>data
     cdef pw_buffer *b
     while True:
@@ -299,26 +321,33 @@ cdef void on_process(void *data) noexcept nogil:
 
 
 cdef void take_buffer(Shared *s, pw_buffer *b, int64_t entered) noexcept nogil:
-    cdef Slot *slot
-    if not s.running:
+    cdef Slot *slot = NULL
+    cdef int filled
+    pthread_mutex_lock(&s.lock)
+    if s.running:
+        if s.count == s.n_slots:  # the consumer is behind: drop this one, say so on the next
+            s.dropped_pending += 1
+            s.dropped += 1
+        else:  # slots past head + count are the producer's: fill it without the lock
+            slot = &s.slots[(s.head + s.count) % s.n_slots]
+    pthread_mutex_unlock(&s.lock)
+    if slot == NULL:
         return
-    if s.count == s.n_slots:  # the consumer is behind: drop this one, say so on the next
-        s.dropped_pending += 1
-        s.dropped += 1
-        return
-    slot = &s.slots[(s.head + s.count) % s.n_slots]
     pw_stream_get_time_n(s.stream, &slot.time, sizeof(pw_time))
-    if fill_slot(b.buffer, slot) < 0:
-        s.unmapped += 1
-        s.dropped_pending += 1
-        return
+    filled = fill_slot(b.buffer, slot)
     slot.process_ns = entered
     slot.queued_ns = monotonic_ns()
-    slot.dropped_before = s.dropped_pending
-    s.dropped_pending = 0
-    s.count += 1
-    s.delivered += 1
-    pw_thread_loop_signal(s.loop, False)
+    pthread_mutex_lock(&s.lock)
+    if filled < 0:
+        s.unmapped += 1
+        s.dropped_pending += 1
+    else:
+        slot.dropped_before = s.dropped_pending
+        s.dropped_pending = 0
+        s.count += 1
+        s.delivered += 1
+        pthread_cond_broadcast(&s.changed)
+    pthread_mutex_unlock(&s.lock)
 
 
 # -- pods -------------------------------------------------------------------------------------
@@ -336,14 +365,14 @@ cdef const spa_pod *build_meta_header(spa_pod_builder *b) noexcept nogil:
 cdef const spa_pod *build_buffers(spa_pod_builder *b) noexcept nogil:
     cdef spa_pod_frame f, choice
     spa_pod_builder_push_object(b, &f, SPA_TYPE_OBJECT_ParamBuffers, SPA_PARAM_Buffers)
-    # Enough buffers that the producer never waits for ours to come back: process runs in
-    # this loop, a hop after the data thread, and SPA's videotestsrc stops for good ("out of
-    # buffers") when its pool runs dry. With the default (2) every other frame was lost.
+    # Enough buffers that the producer never waits for ours to come back, even when a loaded
+    # machine delays our data thread: with 2 (the producer's default) every other frame was
+    # lost, and SPA's videotestsrc in live mode stops for good when its pool runs dry.
     spa_pod_builder_prop(b, SPA_PARAM_BUFFERS_buffers, 0)
     spa_pod_builder_push_choice(b, &choice, SPA_CHOICE_Range, 0)
-    spa_pod_builder_int(b, 8)
+    spa_pod_builder_int(b, 16)
     spa_pod_builder_int(b, 2)
-    spa_pod_builder_int(b, 32)
+    spa_pod_builder_int(b, 64)
     spa_pod_builder_pop(b, &choice)
     spa_pod_builder_prop(b, SPA_PARAM_BUFFERS_dataType, 0)
     spa_pod_builder_push_choice(b, &choice, SPA_CHOICE_Flags, 0)
@@ -447,10 +476,10 @@ cdef TakeStatus take_slot(Shared *s, int64_t timeout_ns, Slot *out,
     cdef timespec deadline
     cdef Slot *slot
     cdef TakeStatus status = TAKE_NONE
-    pw_thread_loop_lock(s.loop)
-    pw_thread_loop_get_time(s.loop, &deadline, timeout_ns)
+    deadline_after(&deadline, timeout_ns)
+    pthread_mutex_lock(&s.lock)
     while s.count == 0 and not s.failed and not s.target_removed and not s.cancelled:
-        if pw_thread_loop_timed_wait_full(s.loop, &deadline) != 0:
+        if not wait_changed(s, &deadline):
             break
     if s.count > 0:  # frames before a failure are still delivered
         slot = &s.slots[s.head]
@@ -464,7 +493,7 @@ cdef TakeStatus take_slot(Shared *s, int64_t timeout_ns, Slot *out,
     elif s.failed or s.target_removed:
         status = TAKE_FAILED
     s.cancelled = False
-    pw_thread_loop_unlock(s.loop)
+    pthread_mutex_unlock(&s.lock)
     return status
 
 
@@ -589,9 +618,15 @@ cdef class Capture:
     cdef size_t spare_capacity
 
     def __cinit__(self):
+        cdef pthread_condattr_t attr
         self.s = <Shared *>calloc(1, sizeof(Shared))
         if self.s == NULL:
             raise MemoryError()
+        pthread_mutex_init(&self.s.lock, NULL)
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)  # deadlines from monotonic_ns()
+        pthread_cond_init(&self.s.changed, &attr)
+        pthread_condattr_destroy(&attr)
 
     def __init__(self, remote=None, int fd=-1, int64_t timeout_ns=2_000_000_000):
         cdef Shared *s = self.s
@@ -640,14 +675,16 @@ cdef class Capture:
         cdef Shared *s = self.s
         cdef timespec deadline
         with nogil:
+            deadline_after(&deadline, timeout_ns)
             pw_thread_loop_lock(s.loop)
             s.synced = False
             s.sync_seq = pw_core_sync(s.core, PW_ID_CORE, 0)
-            pw_thread_loop_get_time(s.loop, &deadline, timeout_ns)
-            while not s.synced and not s.failed:
-                if pw_thread_loop_timed_wait_full(s.loop, &deadline) != 0:
-                    break
             pw_thread_loop_unlock(s.loop)
+            pthread_mutex_lock(&s.lock)
+            while not s.synced and not s.failed:
+                if not wait_changed(s, &deadline):
+                    break
+            pthread_mutex_unlock(&s.lock)
         self._raise_if_failed()
         if not s.synced:
             raise TimeoutError("the PipeWire daemon did not answer within "
@@ -718,7 +755,7 @@ cdef class Capture:
         cdef Shared *s = self.s
         cdef pw_properties *props = pw_properties_new(NULL, NULL)
         cdef const spa_pod *params[1]
-        cdef int flags = PW_STREAM_FLAG_MAP_BUFFERS
+        cdef int flags = PW_STREAM_FLAG_MAP_BUFFERS | PW_STREAM_FLAG_RT_PROCESS
         cdef int res = 0
         cdef bytes key_bytes, value_bytes
         if s.stream != NULL:
@@ -767,12 +804,12 @@ cdef class Capture:
         cdef Shared *s = self.s
         cdef timespec deadline
         with nogil:
-            pw_thread_loop_lock(s.loop)
-            pw_thread_loop_get_time(s.loop, &deadline, timeout_ns)
+            deadline_after(&deadline, timeout_ns)
+            pthread_mutex_lock(&s.lock)
             while not s.format_ready and not s.failed and not s.target_removed:
-                if pw_thread_loop_timed_wait_full(s.loop, &deadline) != 0:
+                if not wait_changed(s, &deadline):
                     break
-            pw_thread_loop_unlock(s.loop)
+            pthread_mutex_unlock(&s.lock)
         self._raise_if_failed()
         if s.target_removed:
             raise OSError(2, "the target node was removed")
@@ -795,11 +832,11 @@ cdef class Capture:
         if s.stream == NULL:
             raise RuntimeError("connect a stream first")
         with nogil:
-            pw_thread_loop_lock(s.loop)
+            pthread_mutex_lock(&s.lock)
             s.head = s.count = 0
             s.dropped_pending = s.dropped = s.unmapped = s.delivered = 0
             s.running = True
-            pw_thread_loop_unlock(s.loop)
+            pthread_mutex_unlock(&s.lock)
 
     def take(self, int64_t timeout_ns):
         """Wait up to ``timeout_ns`` for the next buffer (GIL released).
@@ -834,10 +871,7 @@ cdef class Capture:
         """Make a waiting (or the next) `take` return None at once (any thread)."""
         cdef Shared *s = self.s
         with nogil:
-            pw_thread_loop_lock(s.loop)
-            s.cancelled = True
-            pw_thread_loop_signal(s.loop, False)
-            pw_thread_loop_unlock(s.loop)
+            set_flag(s, &s.cancelled)
 
     @property
     def stats(self):
@@ -906,6 +940,8 @@ cdef class Capture:
     def __dealloc__(self):
         if self.s != NULL:
             self.close()
+            pthread_cond_destroy(&self.s.changed)
+            pthread_mutex_destroy(&self.s.lock)
             free(self.s)
             self.s = NULL
 

@@ -181,3 +181,22 @@ def test_audio_without_pw_time(element):
     strict = _AudioStamper(AudioFormat(48000, 2, "F32LE"), "device", 40 * MSECOND)
     with pytest.raises(TimestampError, match="no time"):
         strict.stamp(audio_frame(0, 0, 1024, arrival=BASE), to_running_time, element)
+
+
+def test_video_view_skips_row_padding_without_copying(element):
+    element.format = VideoFormat(3, 2, "RGB", Fraction(30))
+    data = np.arange(2 * 12, dtype=np.uint8)  # stride 12 > 9 bytes of pixels per row
+    image = element._video_data(SimpleNamespace(data=data, stride=12))
+    assert image.shape == (2, 3, 3) and np.shares_memory(image, data)
+    assert image[1, 0].tolist() == [12, 13, 14] and image[0, 2].tolist() == [6, 7, 8]
+    # A producer may leave out the last row's padding: still the same pixels.
+    short = element._video_data(SimpleNamespace(data=data[:21], stride=12))
+    assert np.array_equal(short, image)
+
+
+def test_video_view_of_gray_is_2d_and_short_buffers_are_dropped_with_a_warning(element):
+    element.format = VideoFormat(4, 2, "GRAY8", Fraction(30))
+    data = np.arange(8, dtype=np.uint8)
+    assert element._video_data(SimpleNamespace(data=data, stride=4)).shape == (2, 4)
+    assert element._video_data(SimpleNamespace(data=data[:7], stride=4)) is None
+    assert element.short_buffers == 1 and "less than a frame" in element.warnings[0]

@@ -310,12 +310,13 @@ class PipeWireSrc(Source):
                 )
             return None
         # Rows `stride` bytes apart: a view, no copy (the padding stays in memory).
-        image = np.lib.stride_tricks.as_strided(
-            frame.data,
-            (fmt.height, fmt.width, pixel),
-            (stride, pixel, 1),
-            writeable=False,
-        )
+        if frame.data.size >= stride * fmt.height:
+            rows = frame.data[: stride * fmt.height].reshape(fmt.height, stride)
+            image = rows[:, :row].reshape(fmt.height, fmt.width, pixel)
+        else:  # the last row comes without its padding (slower, but still a view)
+            image = np.lib.stride_tricks.as_strided(
+                frame.data, (fmt.height, fmt.width, pixel), (stride, pixel, 1), writeable=False
+            )
         return image[:, :, 0] if pixel == 1 else image
 
     def _lost(self, error: OSError) -> DeviceError:
