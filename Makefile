@@ -14,6 +14,11 @@ APT_BASE := gcc make \
 # Debian's ffmpeg: the tests read our files back with ffprobe, an independent demuxer.
 APT_CODEC := ffmpeg='command -v ffprobe'
 
+# PipeWire: headers to build _ext/pipewire.pyx; the daemon, session manager, tools and a
+# session bus for the private daemon the `pipewire` tests start (tests/pipewire/conftest.py).
+APT_PIPEWIRE := pkg-config libpipewire-0.3-dev libspa-0.2-dev libspa-0.2-modules \
+	pipewire pipewire-bin wireplumber dbus
+
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
 .PHONY: all demo test lint unit bench clean distclean
@@ -28,6 +33,10 @@ $(STAMPS)/apt-codec:
 	tools/ensure-apt $(APT_CODEC)
 	mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/apt-pipewire:
+	tools/ensure-apt $(APT_PIPEWIRE)
+	mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -35,7 +44,7 @@ $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/ext: $(STAMPS)/venv $(EXT_SOURCES)
+$(STAMPS)/ext: $(STAMPS)/venv $(STAMPS)/apt-pipewire $(EXT_SOURCES)
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from parallax.testing.pipewire import PipeWireDaemon
+
 RATIOS = pytest.StashKey[list[str]]()
 
 
@@ -86,3 +88,10 @@ def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
         print(line)
 
     return add
+
+
+@pytest.fixture(scope="session")
+def pipewire_daemon(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A private PipeWire daemon with test nodes (for bench_pipewire.py)."""
+    with PipeWireDaemon(tmp_path_factory.mktemp("pipewire")) as daemon:
+        yield daemon

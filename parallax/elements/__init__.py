@@ -25,6 +25,7 @@ FACTORIES: dict[str, str] = {
     "identity": "parallax.elements.core.identity:Identity",
     "mp4mux": "parallax.elements.mux.mp4mux:Mp4Mux",
     "mpegtsmux": "parallax.elements.mux.mpegtsmux:MpegTsMux",
+    "pipewiresrc": "parallax.elements.device.pipewiresrc:PipeWireSrc",
     "queue": "parallax.elements.core.queue:Queue",
     "timestampdebug": "parallax.elements.debug.timestampdebug:TimestampDebug",
     "videoconvert": "parallax.elements.transform.videoconvert:VideoConvert",

@@ -376,6 +376,11 @@ class Source(_Pusher, Element):
     def set_format(self, fmt: Format) -> None:
         """The negotiated output format (``self.src_pad.format`` holds it too)."""
 
+    @property
+    def eos_requested(self) -> bool:
+        """True once `send_eos` was called: a blocking `produce` should return None soon."""
+        return self._end_requested
+
     def send_eos(self) -> None:
         """Ask the source to end the stream after its current buffer (any thread)."""
         self._end_requested = True
