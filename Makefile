@@ -11,11 +11,15 @@ APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
 	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
 
-# Real tools the host tests compare against or draw with: ffprobe/ffmpeg (`parallax analyze`
-# checked against FFmpeg's own files), graphviz `dot` (Pipeline._repr_svg_), a private PipeWire
-# daemon with pw-dump/pw-cli (`parallax devices`).
-APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot' \
-	pipewire-bin='command -v pipewire && command -v pw-dump && command -v pw-cli'
+# Real tools the tests compare against or draw with: ffprobe/ffmpeg (our files read back by
+# an independent demuxer; `parallax analyze` checked against FFmpeg's own files), graphviz `dot`
+# (Pipeline._repr_svg_).
+APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot'
+
+# PipeWire: headers to build _ext/pipewire.pyx; the daemon, session manager, tools and a
+# session bus for the private daemon the `pipewire` tests start (tests/pipewire/conftest.py).
+APT_PIPEWIRE := pkg-config libpipewire-0.3-dev libspa-0.2-dev libspa-0.2-modules \
+	pipewire pipewire-bin wireplumber dbus
 
 EXT_SOURCES := $(wildcard _ext/*.pyx _ext/*.pxd _ext/*.h) setup.py
 
@@ -31,6 +35,10 @@ $(STAMPS)/apt-tools:
 	tools/ensure-apt $(APT_TOOLS)
 	mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/apt-pipewire:
+	tools/ensure-apt $(APT_PIPEWIRE)
+	mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -38,7 +46,7 @@ $(STAMPS)/venv: $(STAMPS)/apt-base pyproject.toml
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/ext: $(STAMPS)/venv $(EXT_SOURCES)
+$(STAMPS)/ext: $(STAMPS)/venv $(STAMPS)/apt-pipewire $(EXT_SOURCES)
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
 
@@ -56,7 +64,7 @@ unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools
 # lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
 test: lint unit lab-test
 
-bench: $(STAMPS)/ext
+bench: $(STAMPS)/ext $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
 
 include lab.mk

@@ -26,15 +26,15 @@ def lateness_of(wait) -> list[int]:
     return late
 
 
-def test_wait_until_wakes_within_a_millisecond(benchmark):
+def test_wait_until_wakes_within_a_millisecond(benchmark, report):
     clock = SystemClock()
     cancel = threading.Event()
     ours = lateness_of(lambda target: clock.wait_until(target, cancel))
     ours_no_cancel = lateness_of(clock.wait_until)
     bare = lateness_of(lambda target: time.sleep((target - time.monotonic_ns()) / 1e9))
     median = statistics.median(ours)
-    print(
-        f"\nwake-up lateness, median / p99 (us): wait_until(cancel) "
+    report(
+        f"wake-up lateness, median / p99 (us): wait_until(cancel) "
         f"{median / 1e3:.0f} / {sorted(ours)[int(WAITS * 0.99)] / 1e3:.0f}; "
         f"wait_until() {statistics.median(ours_no_cancel) / 1e3:.0f}; bare time.sleep "
         f"{statistics.median(bare) / 1e3:.0f}"

@@ -139,12 +139,12 @@ def queue_handoff() -> float:
     return elapsed
 
 
-def test_chain_reaches_half_of_the_generator_floor(benchmark):
+def test_chain_reaches_half_of_the_generator_floor(benchmark, report):
     ours = best_of(lambda: parallax_chain(4))
     floor = best_of(lambda: generator_chain(4))
     ratio = floor / ours
-    print(
-        f"\nappsrc -> 4 identity -> appsink: {N / ours:,.0f} buffers/s; generator floor "
+    report(
+        f"appsrc -> 4 identity -> appsink: {N / ours:,.0f} buffers/s; generator floor "
         f"{N / floor:,.0f} buffers/s; Parallax reaches {ratio:.0%} of the floor"
     )
     benchmark.extra_info["fraction_of_floor"] = ratio
@@ -152,31 +152,31 @@ def test_chain_reaches_half_of_the_generator_floor(benchmark):
     assert ratio >= 0.5
 
 
-def test_identity_costs_less_than_gstreamers(benchmark):
+def test_identity_costs_less_than_gstreamers(benchmark, report):
     per_element = (best_of(lambda: parallax_chain(4)) - best_of(lambda: parallax_chain(0))) / (
         4 * N
     )
     gst4, gst0 = gstreamer_chain(4), gstreamer_chain(0)
-    print(f"\nParallax identity: {per_element * 1e9:.0f} ns per buffer")
+    report(f"Parallax identity: {per_element * 1e9:.0f} ns per buffer")
     benchmark.extra_info["identity_ns"] = per_element * 1e9
     benchmark.pedantic(parallax_chain, args=(0,), rounds=1, iterations=1)
     if gst4 is None or gst0 is None:
         reference = 300e-9  # measured on these machines (issue note) when gst is absent
-        print("gst-launch-1.0 not installed: comparing with the recorded 300 ns")
+        report("gst-launch-1.0 not installed: comparing with the recorded 300 ns")
     else:
         reference = max(gst4 - gst0, 0.0) / (4 * N)
-        print(f"GStreamer identity: {reference * 1e9:.0f} ns per buffer (same run)")
+        report(f"GStreamer identity: {reference * 1e9:.0f} ns per buffer (same run)")
     benchmark.extra_info["gstreamer_identity_ns"] = reference * 1e9
     assert per_element < reference
 
 
-def test_queue_crossing_against_bare_queue(benchmark):
+def test_queue_crossing_against_bare_queue(benchmark, report):
     with_queue = best_of(lambda: parallax_chain(0, with_queue=True))
     without = best_of(lambda: parallax_chain(0))
     bare = best_of(queue_handoff)
     crossing = (with_queue - without) / N
-    print(
-        f"\nqueue element crossing: {crossing * 1e9:.0f} ns per buffer; bare queue.Queue "
+    report(
+        f"queue element crossing: {crossing * 1e9:.0f} ns per buffer; bare queue.Queue "
         f"hand-off: {bare / N * 1e9:.0f} ns per buffer; ratio {crossing / (bare / N):.2f}"
     )
     benchmark.extra_info["queue_ns"] = crossing * 1e9
@@ -186,7 +186,7 @@ def test_queue_crossing_against_bare_queue(benchmark):
 
 
 @pytest.mark.parametrize("copies", [100_000])
-def test_metadata_copy_is_cheap(benchmark, copies):
+def test_metadata_copy_is_cheap(benchmark, report, copies):
     """Metadata.copy against copy.copy and a dataclass replace in the same run."""
     import copy
     import dataclasses
@@ -214,8 +214,8 @@ def test_metadata_copy_is_cheap(benchmark, copies):
     ours = best_of(lambda: timed(meta.copy))
     shallow = best_of(lambda: timed(lambda: copy.copy(meta)))
     replaced = best_of(lambda: timed(lambda: dataclasses.replace(plain)))
-    print(
-        f"\nMetadata.copy {ours * 1e9:.0f} ns; copy.copy {shallow * 1e9:.0f} ns; "
+    report(
+        f"Metadata.copy {ours * 1e9:.0f} ns; copy.copy {shallow * 1e9:.0f} ns; "
         f"dataclasses.replace {replaced * 1e9:.0f} ns"
     )
     benchmark.pedantic(meta.copy, rounds=1000, iterations=10)

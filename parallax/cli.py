@@ -51,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="the main job on the built-in test sources")
     demo.add_argument("--seconds", type=float, default=5.0, help="live capture length")
+    demo.add_argument("--output", default="demo.mp4", help="file the live recording goes to")
 
     record = commands.add_parser(
         "record", help="record video and audio to MP4 or MPEG-TS with capture timestamps"
@@ -99,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_record(record_plan(args))
         if args.command == "analyze":
             return run_analyze(args.file, as_json=args.json, plot=args.plot)
-        return run_demo(args.seconds)
+        return run_demo(args.seconds, args.output)
     except (ParallaxError, TimeoutError, OSError, ValueError, ImportError) as error:
         if args.verbose:
             raise
@@ -174,8 +175,10 @@ def _takes_request_pads(element: Element) -> bool:
     return isinstance(element, Aggregator)
 
 
-def run_demo(seconds: float) -> int:
-    """``parallax demo``: exact time math, then live test sources on the pipeline clock."""
+def run_demo(seconds: float, output: str = "demo.mp4") -> int:
+    """``parallax demo``: exact time math, live test sources on the pipeline clock, then a
+    live recording to an MP4 file with its timing report.
+    """
     from parallax.clock import SystemClock
 
     clock = SystemClock()
@@ -217,7 +220,11 @@ def run_demo(seconds: float) -> int:
             f"late renders {_late(sink)}"
         )
     pipeline.set_state(State.NULL)
-    return 0
+
+    from parallax.record import RecordPlan
+
+    print(f"\nRecording {seconds:g} s of live test video + audio to {output}:")
+    return run_record(RecordPlan(output, duration=seconds, width=320, height=240))
 
 
 def run_devices(*, as_json: bool) -> int:
@@ -290,6 +297,8 @@ def progress_line(
 def run_record(plan: RecordPlan) -> int:
     """``parallax record``: capture, encode and mux; a progress line; the timing report."""
     from parallax.analysis import TimingReport
+    from parallax.elements.codec.aacenc import AacEnc
+    from parallax.elements.codec.h264enc import H264Enc
     from parallax.record import build_pipeline
 
     pipeline = build_pipeline(plan)
@@ -313,19 +322,25 @@ def run_record(plan: RecordPlan) -> int:
     if plan.duration is not None and not plan.uses_test_sources:
         timer = threading.Timer(plan.duration, pipeline.send_eos)
         timer.daemon = True
+    # A progress line that rewrites itself only makes sense on a terminal.
     progress = threading.Thread(target=show_progress, name="progress", daemon=True)
-    progress.start()
+    if sys.stderr.isatty():
+        progress.start()
     if timer is not None:
         timer.start()
     try:
         run_until_eos(pipeline, timeout=None)
     finally:
         stop.set()
-        progress.join()
+        if progress.is_alive():
+            progress.join()
         if timer is not None:
             timer.cancel()
         print(file=sys.stderr)
-    print(f"wrote {plan.output}")
+    wall = time.monotonic() - start
+    print(f"wrote {plan.output} in {wall:.3f} s wall time")
+    repairs = [f"{e.name} {e.repairs}" for e in pipeline if isinstance(e, H264Enc | AacEnc)]
+    print(f"timestamp repairs: {', '.join(repairs) or 'none'}")
     print(TimingReport.from_element(*debugs).summary().replace("Timing of", "Captured:", 1))
     print(TimingReport.from_file(plan.output).summary())
     return 0

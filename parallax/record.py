@@ -5,9 +5,8 @@ gst-launch description and `build_pipeline` into a `Pipeline`. Each stream passe
 ``timestampdebug`` (``keep-pts=true``) right after its source, so the progress line and the
 capture-side report see the capture timestamps before any encoder touches them.
 
-The encoders and muxers (``videoconvert``, ``audioconvert``, ``h264enc``, ``aacenc``,
-``mp4mux``, ``mpegtsmux``, ``filesink``) come with the codec work; until they are in the
-factory table, `build_pipeline` fails with the usual "no element 'videoconvert'" error.
+Device sources (``v4l2src``, ``alsasrc``, ``pipewiresrc``, ``screencapturesrc``) are made by
+name; one that is not available fails with the usual "no element ..." error.
 """
 
 from __future__ import annotations
@@ -137,10 +136,10 @@ def _audio_source(plan: RecordPlan) -> str:
 def describe(plan: RecordPlan) -> str:
     """The gst-launch description of the recording pipeline.
 
-    ``source ! caps ! timestampdebug ! convert ! encode ! queue ! mux.`` per stream, and
-    ``mux ! filesink``. The encoders are set for live capture (x264 ``ultrafast`` +
-    ``zerolatency``, a keyframe every 2 s) and keep the capture PTS (their time base is
-    fine enough; see the codec docs).
+    ``source ! caps ! timestampdebug ! convert ! encode ! queue ! mux.`` per stream, and the
+    muxer writing the file itself (``location``). The encoders are set for live capture
+    (x264 ``ultrafast`` + ``zerolatency``, a keyframe every 2 s) and keep the capture PTS
+    (their time base is fine enough; see the codec docs).
     """
     parts = []
     if plan.video is not None:
@@ -151,7 +150,7 @@ def describe(plan: RecordPlan) -> str:
             f"video/x-raw,width={plan.width},height={plan.height},framerate={fps} ! "
             "timestampdebug name=video keep-pts=true silent=true ! "
             "videoconvert ! video/x-raw,format=I420 ! "
-            f"h264enc preset=ultrafast tune=zerolatency key-int-max={key_int} ! "
+            f"h264enc name=venc preset=ultrafast tune=zerolatency key-int-max={key_int} ! "
             "queue ! mux."
         )
     if plan.audio is not None:
@@ -159,9 +158,9 @@ def describe(plan: RecordPlan) -> str:
             f"{_audio_source(plan)} ! "
             f"audio/x-raw,rate={plan.rate},channels={plan.channels} ! "
             "timestampdebug name=audio keep-pts=true silent=true ! "
-            "audioconvert ! aacenc ! queue ! mux."
+            "audioconvert ! aacenc name=aenc ! queue ! mux."
         )
-    parts.append(f"{plan.muxer} name=mux ! filesink location={_quote(plan.output)}")
+    parts.append(f"{plan.muxer} name=mux location={_quote(plan.output)}")
     return " ".join(parts)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 from parallax.buffer import Buffer
 from parallax.caps import Caps, Format, Structure, fixate, format_to_structure
 from parallax.errors import NegotiationError, ParallaxError
+from parallax.time import SECOND
 
 if TYPE_CHECKING:
     from parallax.pipeline.context import ProduceContext
@@ -375,6 +376,11 @@ class Source(_Pusher, Element):
     def set_format(self, fmt: Format) -> None:
         """The negotiated output format (``self.src_pad.format`` holds it too)."""
 
+    @property
+    def eos_requested(self) -> bool:
+        """True once `send_eos` was called: a blocking `produce` should return None soon."""
+        return self._end_requested
+
     def send_eos(self) -> None:
         """Ask the source to end the stream after its current buffer (any thread)."""
         self._end_requested = True
@@ -492,6 +498,7 @@ class Sink(Element):
         self.max_late_ns = 0
         self._sync = False
         self._max_lateness = -1
+        self._next_late_report = -(2**63)
 
     def render(self, buffer: Buffer) -> None:
         """Consume one buffer."""
@@ -509,6 +516,7 @@ class Sink(Element):
         super()._prepare(context)
         self._sync = context.sync_sinks if self.sync is None else self.sync
         self._max_lateness = self.max_lateness
+        self._next_late_report = -(2**63)
 
     def _chain(self, buffer: Buffer) -> None:
         if self._sync and (pts := buffer.meta.pts) is not None:
@@ -523,6 +531,10 @@ class Sink(Element):
                     self.dropped += 1
                     context.post_qos(self, pts, lateness, dropped=True)
                     return
+                if pts >= self._next_late_report:
+                    # rendered late: reported at most once per second of stream time
+                    self._next_late_report = pts + SECOND
+                    context.post_qos(self, pts, lateness, dropped=False)
             elif not context.wait_running_time(target):
                 return  # stopping
         try:

@@ -21,11 +21,9 @@ def test_launch_error_is_one_line_and_nonzero():
     result = parallax("launch", "videotestsrc ! nosuch ! fakesink")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert lines == [
-        "parallax: error: no element 'nosuch'; known elements: appsink, appsrc, audiotestsrc, "
-        + lines[0].split("audiotestsrc, ", 1)[1]
-    ]
-    assert "position 15" in lines[0]
+    assert len(lines) == 1
+    assert lines[0].startswith("parallax: error: no element 'nosuch'; known elements: ")
+    assert "videotestsrc" in lines[0] and lines[0].endswith("(at position 15)")
 
 
 def test_verbose_shows_the_traceback():
@@ -56,3 +54,28 @@ def test_demo_prints_clock_table_and_live_stats():
     assert out.count("  sample ") == 10
     assert "video: 30 buffers, PTS span 0:00:00.966666666" in out
     assert "audio: 47 buffers" in out
+
+
+def test_ctrl_c_ends_the_streams_cleanly():
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parallax",
+            "launch",
+            "videotestsrc is-live=true ! timestampdebug name=t ! fakesink",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)  # real time: the user waits, then presses Ctrl-C
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "interrupted, finishing the streams" in out
+    assert "t: " in out and " buffers, PTS 0:00:00.000000000 .. " in out
+    assert "gaps 0, non-monotonic 0" in out

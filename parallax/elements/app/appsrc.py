@@ -142,7 +142,7 @@ class AppSrc(Source):
             self._consumer_waiting = True
             try:
                 while not self._queue:
-                    if context.stopping or self._end_requested:
+                    if context.stopping or self.eos_requested:
                         return _EOS
                     self._changed.wait()
                 return self._queue.popleft()
