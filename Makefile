@@ -9,7 +9,19 @@ STAMPS := $(VENV)/.stamps
 # Debian packages: NAME or NAME=PROBE (the probe skips the package when it already succeeds).
 APT_BASE := gcc make \
 	python3-dev='$(PYTHON) -c "import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()[\"include\"]+\"/Python.h\"))"' \
-	python3-venv='$(PYTHON) -c "import venv, ensurepip"'
+	python3-venv='$(PYTHON) -c "import venv, ensurepip"' \
+	linux-libc-dev='test -f /usr/include/linux/videodev2.h'
+
+# Real tools the tests compare against or draw with: ffprobe/ffmpeg (our files read back by
+# an independent demuxer; `parallax analyze` checked against FFmpeg's own files), graphviz `dot`
+# (Pipeline._repr_svg_).
+APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot'
+
+# PipeWire: headers to build _ext/pipewire.pyx; the daemon, session manager, tools and a
+# session bus for the private daemon the `pipewire` tests start (tests/pipewire/conftest.py).
+APT_PIPEWIRE := pkg-config libpipewire-0.3-dev libspa-0.2-dev libspa-0.2-modules \
+	pipewire pipewire-bin wireplumber dbus
+
 # ALSA headers: pyalsaaudio builds from source and _ext/alsa.pyx includes <alsa/asoundlib.h>.
 APT_ALSA := libasound2-dev='test -f /usr/include/alsa/asoundlib.h'
 
@@ -23,6 +35,14 @@ $(STAMPS)/apt-base:
 	tools/ensure-apt $(APT_BASE)
 	mkdir -p $(STAMPS) && touch $@
 
+$(STAMPS)/apt-tools:
+	tools/ensure-apt $(APT_TOOLS)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/apt-pipewire:
+	tools/ensure-apt $(APT_PIPEWIRE)
+	mkdir -p $(STAMPS) && touch $@
+
 $(STAMPS)/apt-alsa:
 	tools/ensure-apt $(APT_ALSA)
 	mkdir -p $(STAMPS) && touch $@
@@ -34,7 +54,7 @@ $(STAMPS)/venv: $(STAMPS)/apt-base $(STAMPS)/apt-alsa pyproject.toml
 	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/ext: $(STAMPS)/venv $(EXT_SOURCES)
+$(STAMPS)/ext: $(STAMPS)/venv $(STAMPS)/apt-pipewire $(EXT_SOURCES)
 	$(PY) setup.py -q build_ext --inplace
 	touch $@
 
@@ -46,13 +66,13 @@ lint: $(STAMPS)/ext
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMPS)/ext $(STAMPS)/apt-lab
+unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q -m "not lab"
 
 # lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
 test: lint unit lab-test
 
-bench: $(STAMPS)/ext
+bench: $(STAMPS)/ext $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider
 
 include lab.mk

@@ -4,6 +4,7 @@
 #   make lab-test                          boot once, run `pytest -m lab` inside
 #   make lab-test LAB_ARGS='-k vivid -x'   extra pytest arguments
 #   make lab-shell-check                   one command in the lab, to see it boot
+#   make bench-lab                         the lab benchmarks (benchmarks/ marked lab)
 #
 # `make test` = lint + host tests (`pytest -m "not lab"`, which need $(STAMPS)/apt-lab for the
 # real-boot host tests) + lab-test.
@@ -23,7 +24,7 @@ LAB_ARGS ?=
 # Host directory the guest writes results into (junit XML).
 LAB_OUT := build/lab
 
-.PHONY: lab-prepare lab-test lab-shell-check
+.PHONY: lab-prepare lab-test lab-shell-check bench-lab
 
 $(STAMPS)/apt-lab:
 	tools/ensure-apt $(APT_LAB)
@@ -43,9 +44,8 @@ lab-test: lab-prepare
 lab-shell-check: lab-prepare
 	$(PY) -m parallax.lab run --console -- sh -c 'uname -r; ls /dev/video* /dev/snd; cat /proc/asound/cards'
 
-# Benchmarks that need real drivers (benchmarks/bench_alsa.py), in one boot.
-.PHONY: lab-bench
-lab-bench: lab-prepare
+# Benchmarks against the real drivers (benchmarks/ marked lab), timed inside the guest.
+bench-lab: lab-prepare
 	$(PY) -m parallax.lab run --timeout $(LAB_TIMEOUT) -- \
-		$(PY) -m pytest -m lab -p no:cacheprovider benchmarks --benchmark-enable \
-		--benchmark-columns=min,median,mean $(LAB_ARGS)
+		$(PY) -m pytest -m lab -p no:cacheprovider --basetemp=/tmp/pytest-lab -s \
+		--benchmark-enable --benchmark-columns=min,median,mean,ops $(wildcard benchmarks/bench_*.py) $(LAB_ARGS)

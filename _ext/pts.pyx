@@ -1,8 +1,10 @@
 # Exact timestamp kernels: scaling, sample-position PTS, durations, chunk splitting.
 #
-# Each kernel is a `noexcept nogil` loop that returns a status (-1 = done, else the index
+# Each kernel is a `noexcept nogil` loop (here, or in C in timescale.h where the loop must be
+# branch-free or use 128-bit multiplies) that returns a status (-1 = done, else the index
 # where the int64 result overflowed); the `def` beside it releases the GIL, calls it and
-# raises. Argument checking (dtype, contiguity, ranges) and the docs live in parallax/time.py.
+# returns the status. Argument checking (dtype, contiguity, ranges) and the docs live in
+# parallax/time.py.
 cimport cython
 from libc.stdint cimport INT64_MIN, int64_t
 
@@ -10,13 +12,15 @@ import numpy as np
 
 from timescale cimport (
     PX_OK,
-    px_add,
-    px_mul,
+    px_array_scaler,
+    px_array_scaler_make,
+    px_durations,
+    px_scale_add_array,
+    px_scale_add_fast,
+    px_muladd,
     px_scale,
-    px_scaler,
-    px_scaler_apply,
+    px_scale_add,
     px_scaler_fits,
-    px_scaler_make,
     px_sub,
 )
 
@@ -26,15 +30,11 @@ cdef int64_t SECOND = 1_000_000_000
 NONE_NS = NONE
 
 
-cdef int64_t _gcd(int64_t a, int64_t b) noexcept nogil:
-    while b:
-        a, b = b, a % b
-    return a
-
-
 cdef inline int64_t _as_int64(object value, str name) except? -1:
-    if not isinstance(value, int):
+    # bool is an int subclass, but True as a time or a rate is a bug in the caller.
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = int(value)
     if not (-(2**63) <= value < 2**63):
         raise OverflowError(f"{name}={value} does not fit a signed 64-bit integer")
     return value
@@ -50,7 +50,7 @@ def scale(value, num, denom):
         raise ValueError("denom must not be 0")
     if px_scale(v, n, d, &out) != PX_OK:
         raise OverflowError(
-            f"scale({value}, {num}, {denom}) = {value * num // denom} does not fit int64"
+            f"scale({v}, {n}, {d}) = {int(v) * int(n) // int(d)} does not fit int64"
         )
     return out
 
@@ -60,86 +60,79 @@ def sample_time(position, rate, base_ns=0):
     cdef int64_t p = _as_int64(position, "position")
     cdef int64_t r = _as_int64(rate, "rate")
     cdef int64_t b = _as_int64(base_ns, "base_ns")
-    cdef int64_t offset, out
+    cdef int64_t out
     if r <= 0:
-        raise ValueError(f"rate must be > 0 samples per second, got {rate}")
-    if px_scale(p, SECOND, r, &offset) != PX_OK or px_add(b, offset, &out):
+        raise ValueError(f"rate must be > 0 samples per second, got {r}")
+    if p == NONE or b == NONE:  # unknown in, unknown out, as in sample_pts
+        return NONE
+    if px_scale_add(p, SECOND, r, b, &out) != PX_OK or out == NONE:
         raise OverflowError(
-            f"sample_time({position}, {rate}, {base_ns}) does not fit int64 nanoseconds"
+            f"sample_time({p}, {r}, {b}) does not fit int64 nanoseconds (or is NONE_NS)"
         )
     return out
 
 
+cdef tuple _input_range(object num, object denom, object base):
+    # The inputs x whose result base + floor(x * num / denom) lies in (INT64_MIN, INT64_MAX]
+    # (num >= 0, denom >= 1), as (lo, hi); (1, 0) when there are none. Python ints: exact.
+    lowest, highest = -(2**63) + 1, 2**63 - 1
+    if num == 0:
+        return (lowest, highest) if base != NONE else (1, 0)
+    hi = ((highest - base + 1) * denom - 1) // num  # x * num < (highest - base + 1) * denom
+    lo = -((-(lowest - base) * denom) // num)  # x * num >= (lowest - base) * denom
+    lo, hi = max(lo, lowest), min(hi, highest)
+    return (lo, hi) if lo <= hi else (1, 0)
+
+
 @cython.boundscheck(False)  # i < n == len(values) == len(out) by construction
 @cython.wraparound(False)  # no negative indices
-cdef Py_ssize_t _scale_add(
+cdef Py_ssize_t _scale_add_general(
     const int64_t[::1] values, int64_t[::1] out, int64_t num, int64_t denom, int64_t base
 ) noexcept nogil:
+    # A 128-bit division per element: for ratios whose num * denom does not fit 64 bits.
     cdef Py_ssize_t i, n = values.shape[0]
-    cdef px_scaler scaler
-    cdef int64_t scaled
-    if px_scaler_fits(num, denom):
-        scaler = px_scaler_make(num, denom)
-        for i in range(n):
-            if values[i] == NONE:
-                out[i] = NONE
-            elif px_scaler_apply(&scaler, values[i], base, &out[i]) != PX_OK or out[i] == NONE:
-                return i
-    else:
-        for i in range(n):
-            if values[i] == NONE:
-                out[i] = NONE
-            elif (
-                px_scale(values[i], num, denom, &scaled) != PX_OK
-                or px_add(scaled, base, &out[i])
-                or out[i] == NONE
-            ):
-                return i
+    for i in range(n):
+        if values[i] == NONE:
+            out[i] = NONE
+        elif px_scale_add(values[i], num, denom, base, &out[i]) != PX_OK or out[i] == NONE:
+            return i
     return -1
 
 
 def scale_add_array(const int64_t[::1] values, int64_t num, int64_t denom, int64_t base):
     """scale_add_array(values, num, denom, base) -> (out, failed_index or -1)."""
-    out = np.empty(values.shape[0], dtype=np.int64)
+    cdef Py_ssize_t n = values.shape[0]
+    out = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] out_view = out
-    cdef Py_ssize_t failed
-    with nogil:
-        failed = _scale_add(values, out_view, num, denom, base)
+    cdef Py_ssize_t failed = -1
+    cdef px_array_scaler scaler
+    cdef int64_t lo, hi
+    if denom == 0:
+        raise ValueError("denom must not be 0")
+    if n == 0:
+        return out, failed
+    if num != INT64_MIN and px_scaler_fits(num if num >= 0 else -num, denom):
+        lo, hi = _input_range(abs(num), denom, base)
+        scaler = px_array_scaler_make(num, denom, base, lo, hi)
+        with nogil:
+            # all on the vectorized fast path, or else again one at a time
+            if px_scale_add_fast(&scaler, &values[0], &out_view[0], n):
+                failed = px_scale_add_array(&scaler, &values[0], &out_view[0], n)
+    else:
+        with nogil:
+            failed = _scale_add_general(values, out_view, num, denom, base)
     return out, failed
-
-
-def reduced_ratio(int64_t num, int64_t denom):
-    """reduced_ratio(num, denom) -> (num, denom) divided by their gcd (denom > 0)."""
-    cdef int64_t g = _gcd(num if num >= 0 else -num, denom)
-    return num // g, denom // g
-
-
-@cython.boundscheck(False)  # i + 1 < n == len(pts) == len(out) by construction
-@cython.wraparound(False)  # no negative indices
-cdef Py_ssize_t _interpolate_durations(
-    const int64_t[::1] pts, int64_t[::1] out, int64_t nominal
-) noexcept nogil:
-    cdef Py_ssize_t i, n = pts.shape[0]
-    cdef int64_t here, after
-    for i in range(n - 1):
-        here = pts[i]
-        after = pts[i + 1]
-        if here == NONE or after == NONE or after <= here:
-            out[i] = nominal
-        elif px_sub(after, here, &out[i]):
-            return i
-    if n > 0:
-        out[n - 1] = nominal
-    return -1
 
 
 def interpolate_durations(const int64_t[::1] pts, int64_t nominal):
     """interpolate_durations(pts, nominal) -> (durations, failed_index or -1)."""
-    out = np.empty(pts.shape[0], dtype=np.int64)
+    cdef Py_ssize_t n = pts.shape[0]
+    out = np.empty(n, dtype=np.int64)
     cdef int64_t[::1] out_view = out
-    cdef Py_ssize_t failed
-    with nogil:
-        failed = _interpolate_durations(pts, out_view, nominal)
+    cdef Py_ssize_t failed = -1
+    if n > 0:
+        with nogil:
+            failed = px_durations(&pts[0], &out_view[0], n, nominal)
     return out, failed
 
 
@@ -148,7 +141,6 @@ def interpolate_durations(const int64_t[::1] pts, int64_t nominal):
 cdef Py_ssize_t _fill_missing(const int64_t[::1] pts, int64_t[::1] out, int64_t nominal) noexcept nogil:
     # Returns -1 when done, n when there is no known PTS, else the index that overflowed.
     cdef Py_ssize_t i, n = pts.shape[0], known = -1
-    cdef int64_t step
     for i in range(n):
         if pts[i] != NONE:
             known = i
@@ -157,15 +149,13 @@ cdef Py_ssize_t _fill_missing(const int64_t[::1] pts, int64_t[::1] out, int64_t 
         return n if n > 0 else -1
     # Before the first known PTS: count back from it.
     for i in range(known):
-        if px_mul(<int64_t>(known - i), nominal, &step) or px_sub(pts[known], step, &out[i]):
-            return i
-        if out[i] == NONE:
+        if px_muladd(pts[known], <int64_t>(i - known), nominal, &out[i]) != PX_OK:
             return i
     for i in range(known, n):
         if pts[i] != NONE:
             out[i] = pts[i]
             known = i
-        elif px_mul(<int64_t>(i - known), nominal, &step) or px_add(pts[known], step, &out[i]):
+        elif px_muladd(pts[known], <int64_t>(i - known), nominal, &out[i]) != PX_OK:
             return i
     return -1
 
@@ -183,35 +173,39 @@ def fill_missing_pts(const int64_t[::1] pts, int64_t nominal):
 @cython.boundscheck(False)  # k < count == len(starts) == len(durations) by construction
 @cython.wraparound(False)  # no negative indices
 cdef Py_ssize_t _split(
-    int64_t pts, int64_t n_samples, int64_t chunk, int64_t rate,
+    int64_t pts, int64_t end, int64_t chunk, int64_t rate,
     int64_t[::1] starts, int64_t[::1] durations,
 ) noexcept nogil:
     cdef Py_ssize_t k, count = starts.shape[0]
-    cdef int64_t position, end
-    cdef px_scaler scaler = px_scaler_make(SECOND, rate)  # caller checked px_scaler_fits
-    if px_scaler_apply(&scaler, n_samples, pts, &end) != PX_OK:
-        return count
     for k in range(count):
-        position = k * chunk  # <= n_samples, no overflow
-        if px_scaler_apply(&scaler, position, pts, &starts[k]) != PX_OK:
+        # k * chunk < n_samples and the caller checked that pts + n_samples fits: every start
+        # lies in [pts, end], so the start cannot overflow.
+        if px_scale_add(k * chunk, SECOND, rate, pts, &starts[k]) != PX_OK:
             return k
+    # A piece can last longer than INT64_MAX ns when pts is very negative.
     for k in range(count - 1):
-        durations[k] = starts[k + 1] - starts[k]  # both within [pts, end]: no overflow
-    if count > 0:
-        durations[count - 1] = end - starts[count - 1]
+        if px_sub(starts[k + 1], starts[k], &durations[k]):
+            return k
+    if count > 0 and px_sub(end, starts[count - 1], &durations[count - 1]):
+        return count - 1
     return -1
 
 
 def split_pts(int64_t pts, int64_t n_samples, int64_t chunk, int64_t rate):
-    """split_pts(pts, n_samples, chunk, rate) -> (starts, durations, failed_index or -1)."""
-    cdef Py_ssize_t count = (n_samples + chunk - 1) // chunk
+    """split_pts(pts, n_samples, chunk, rate) -> (starts, durations, failed_index or -1).
+
+    n_samples >= 0, chunk >= 1, rate >= 1. failed_index is -1, or count when the end of the
+    buffer (pts + n_samples / rate) does not fit int64; nothing is allocated then.
+    """
+    cdef Py_ssize_t count = n_samples // chunk + (n_samples % chunk != 0)  # no overflow
+    cdef int64_t end
+    if px_scale_add(n_samples, SECOND, rate, pts, &end) != PX_OK:
+        return None, None, count
     starts = np.empty(count, dtype=np.int64)
     durations = np.empty(count, dtype=np.int64)
     cdef int64_t[::1] starts_view = starts
     cdef int64_t[::1] durations_view = durations
     cdef Py_ssize_t failed
-    if not px_scaler_fits(SECOND, rate):
-        raise OverflowError(f"rate={rate} is too large for exact sample timing")
     with nogil:
-        failed = _split(pts, n_samples, chunk, rate, starts_view, durations_view)
+        failed = _split(pts, end, chunk, rate, starts_view, durations_view)
     return starts, durations, failed

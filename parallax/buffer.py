@@ -9,11 +9,13 @@ hardware timestamp with its clock domain. Transforms copy the metadata of their 
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 import numpy as np
 
 from parallax.time import CaptureTime, format_time
+
+T = TypeVar("T")
 
 Payload: TypeAlias = "np.ndarray[Any, Any] | bytes"
 
@@ -121,6 +123,30 @@ class Metadata:
         return f"Metadata({', '.join(parts)})"
 
 
+class _MetaField(Generic[T]):
+    """A `Buffer` attribute that reads and writes the same-named field of ``buffer.meta``."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, buffer: None, owner: type) -> _MetaField[T]: ...
+    @overload
+    def __get__(self, buffer: Buffer, owner: type) -> T: ...
+    def __get__(self, buffer: Buffer | None, owner: type) -> T | _MetaField[T]:
+        if buffer is None:
+            return self
+        value: T = getattr(buffer.meta, self.name)
+        return value
+
+    def __set__(self, buffer: Buffer, value: T) -> None:
+        setattr(buffer.meta, self.name, value)
+
+
 class Buffer:
     """A payload and its `Metadata`.
 
@@ -147,77 +173,14 @@ class Buffer:
         """Return a new buffer carrying ``data`` and a copy of this buffer's metadata."""
         return Buffer(data, self.meta.copy())
 
-    @property
-    def pts(self) -> int | None:
-        """Presentation time, ns, running time."""
-        return self.meta.pts
-
-    @pts.setter
-    def pts(self, value: int | None) -> None:
-        self.meta.pts = value
-
-    @property
-    def dts(self) -> int | None:
-        """Decode time, ns, running time."""
-        return self.meta.dts
-
-    @dts.setter
-    def dts(self, value: int | None) -> None:
-        self.meta.dts = value
-
-    @property
-    def duration(self) -> int | None:
-        """Duration, ns."""
-        return self.meta.duration
-
-    @duration.setter
-    def duration(self, value: int | None) -> None:
-        self.meta.duration = value
-
-    @property
-    def offset(self) -> int | None:
-        """Media position of the first unit (sample or frame number)."""
-        return self.meta.offset
-
-    @offset.setter
-    def offset(self, value: int | None) -> None:
-        self.meta.offset = value
-
-    @property
-    def offset_end(self) -> int | None:
-        """Media position one past the last unit."""
-        return self.meta.offset_end
-
-    @offset_end.setter
-    def offset_end(self, value: int | None) -> None:
-        self.meta.offset_end = value
-
-    @property
-    def sequence(self) -> int | None:
-        """The device's sequence number."""
-        return self.meta.sequence
-
-    @sequence.setter
-    def sequence(self, value: int | None) -> None:
-        self.meta.sequence = value
-
-    @property
-    def flags(self) -> BufferFlags:
-        """See `BufferFlags`."""
-        return self.meta.flags
-
-    @flags.setter
-    def flags(self, value: BufferFlags) -> None:
-        self.meta.flags = value
-
-    @property
-    def capture(self) -> CaptureTime | None:
-        """The raw hardware timestamp with its clock domain."""
-        return self.meta.capture
-
-    @capture.setter
-    def capture(self, value: CaptureTime | None) -> None:
-        self.meta.capture = value
+    pts: _MetaField[int | None] = _MetaField("Presentation time, ns, running time.")
+    dts: _MetaField[int | None] = _MetaField("Decode time, ns, running time.")
+    duration: _MetaField[int | None] = _MetaField("Duration, ns.")
+    offset: _MetaField[int | None] = _MetaField("Media position of the first unit.")
+    offset_end: _MetaField[int | None] = _MetaField("Media position one past the last unit.")
+    sequence: _MetaField[int | None] = _MetaField("The device's sequence number.")
+    flags: _MetaField[BufferFlags] = _MetaField("See `BufferFlags`.")
+    capture: _MetaField[CaptureTime | None] = _MetaField("The raw hardware timestamp.")
 
     @property
     def size(self) -> int:

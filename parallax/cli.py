@@ -1,4 +1,5 @@
-"""The ``parallax`` command: ``launch``, ``inspect`` and ``demo``.
+"""The ``parallax`` command: ``launch``, ``inspect``, ``demo``, ``devices``, ``record``,
+``analyze``.
 
 Every error prints one line and exits non-zero; ``--verbose`` shows the traceback.
 """
@@ -6,23 +7,29 @@ Every error prints one line and exits non-zero; ``--verbose`` shows the tracebac
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from parallax.clock.base import ClockProvider
 from parallax.elements import FACTORIES, element_class
 from parallax.elements.core.fakesink import FakeSink
-from parallax.elements.debug.timestampdebug import TimestampDebug
+from parallax.elements.debug.timestampdebug import TimestampDebug, TimestampStats
 from parallax.errors import ParallaxError
 from parallax.pipeline import MessageType, Pipeline, State, parse_launch
 from parallax.pipeline.element import Element, Sink
 from parallax.time import SECOND, format_time, sample_pts
+
+if TYPE_CHECKING:
+    from parallax.record import RecordPlan
 
 log = logging.getLogger("parallax.cli")
 
@@ -44,6 +51,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="the main job on the built-in test sources")
     demo.add_argument("--seconds", type=float, default=5.0, help="live capture length")
+    demo.add_argument("--output", default="demo.mp4", help="file the live recording goes to")
+
+    record = commands.add_parser(
+        "record", help="record video and audio to MP4 or MPEG-TS with capture timestamps"
+    )
+    record.add_argument("output", metavar="OUT.mp4|OUT.ts", help="the file to write")
+    record.add_argument(
+        "--video", metavar="DEV", help="/dev/videoN, 'test' or 'none' (default: test sources)"
+    )
+    record.add_argument(
+        "--audio",
+        metavar="DEV",
+        help="ALSA name (hw:Loopback,1,0), pipewire[:TARGET], 'test' or 'none'",
+    )
+    record.add_argument("--screen", action="store_true", help="record the screen as video")
+    record.add_argument("--duration", type=float, metavar="S", help="seconds (default: Ctrl-C)")
+    record.add_argument("--size", default="640x480", help="video WIDTHxHEIGHT (640x480)")
+    record.add_argument("--fps", default="30", help="video frame rate, e.g. 30 or 30000/1001")
+    record.add_argument("--rate", type=int, default=48000, help="audio samples per second")
+    record.add_argument("--channels", type=int, default=2, help="audio channels")
+
+    analyze = commands.add_parser(
+        "analyze", help="timing report of a media file (MP4, TS) or a timestampdebug log"
+    )
+    analyze.add_argument("file", help="a media file, or a saved timestampdebug log (.log)")
+    analyze.add_argument("--json", action="store_true", help="print the report as JSON")
+    analyze.add_argument("--plot", metavar="OUT.png", help="draw the timing plots to a file")
+
+    devices = commands.add_parser(
+        "devices", help="list V4L2 video, ALSA audio and PipeWire devices"
+    )
+    devices.add_argument("--json", action="store_true", help="print the listing as JSON")
 
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -55,8 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_launch(" ".join(args.description), args.timeout)
         if args.command == "inspect":
             return run_inspect(args.element)
-        return run_demo(args.seconds)
-    except (ParallaxError, TimeoutError, OSError, ValueError) as error:
+        if args.command == "devices":
+            return run_devices(as_json=args.json)
+        if args.command == "record":
+            return run_record(record_plan(args))
+        if args.command == "analyze":
+            return run_analyze(args.file, as_json=args.json, plot=args.plot)
+        return run_demo(args.seconds, args.output)
+    except (ParallaxError, TimeoutError, OSError, ValueError, ImportError) as error:
         if args.verbose:
             raise
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -130,8 +175,10 @@ def _takes_request_pads(element: Element) -> bool:
     return isinstance(element, Aggregator)
 
 
-def run_demo(seconds: float) -> int:
-    """``parallax demo``: exact time math, then live test sources on the pipeline clock."""
+def run_demo(seconds: float, output: str = "demo.mp4") -> int:
+    """``parallax demo``: exact time math, live test sources on the pipeline clock, then a
+    live recording to an MP4 file with its timing report.
+    """
     from parallax.clock import SystemClock
 
     clock = SystemClock()
@@ -173,6 +220,145 @@ def run_demo(seconds: float) -> int:
             f"late renders {_late(sink)}"
         )
     pipeline.set_state(State.NULL)
+
+    from parallax.record import RecordPlan
+
+    print(f"\nRecording {seconds:g} s of live test video + audio to {output}:")
+    return run_record(RecordPlan(output, duration=seconds, width=320, height=240))
+
+
+def run_devices(*, as_json: bool) -> int:
+    """``parallax devices``: what can be captured here, and what could not be looked at."""
+    from parallax.devices import format_sections, list_devices
+
+    sections = list_devices()
+    if as_json:
+        print(json.dumps({s.key: s.to_dict() for s in sections}, indent=2))
+    else:
+        print(format_sections(sections), end="")
+    return 0
+
+
+def record_plan(args: argparse.Namespace) -> RecordPlan:
+    """The `RecordPlan` of ``parallax record``'s arguments (checked)."""
+    from fractions import Fraction
+
+    from parallax.record import TEST, RecordPlan
+
+    def source(value: str | None, default: str | None) -> str | None:
+        if value is None:
+            return default
+        return None if value == "none" else value
+
+    if args.screen and args.video not in (None, "none"):
+        raise ValueError("--screen and --video both give the video: choose one")
+    nothing_given = args.video is None and args.audio is None and not args.screen
+    if nothing_given:
+        print("parallax: no --video or --audio given: recording the built-in test sources "
+              "(`parallax devices` lists real ones)")  # fmt: skip
+    video = "screen" if args.screen else source(args.video, TEST if nothing_given else None)
+    audio = source(args.audio, TEST if nothing_given else None)
+    width, _, height = args.size.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ValueError(f"--size must be WIDTHxHEIGHT like 640x480, not {args.size!r}")
+    try:
+        fps = Fraction(args.fps)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"--fps must be a number or a fraction like 30000/1001, not {args.fps!r}"
+        ) from None
+    return RecordPlan(
+        output=args.output,
+        video=video,
+        audio=audio,
+        duration=args.duration,
+        width=int(width),
+        height=int(height),
+        fps=fps,
+        rate=args.rate,
+        channels=args.channels,
+    )
+
+
+def progress_line(
+    elapsed: float, video: TimestampStats | None, audio: TimestampStats | None
+) -> str:
+    """``elapsed 3.0 s | video 90 frames, 0 dropped | audio 141 buffers, 0 gaps | A/V +0.0 ms``."""
+    parts = [f"elapsed {elapsed:5.1f} s"]
+    if video is not None:
+        parts.append(f"video {video.buffers} frames, {video.gaps} gaps")
+    if audio is not None:
+        parts.append(f"audio {audio.buffers} buffers, {audio.gaps} gaps")
+    if video and audio and video.first_pts is not None and audio.first_pts is not None:
+        parts.append(f"A/V {(audio.first_pts - video.first_pts) / 1e6:+.1f} ms")
+    return " | ".join(parts)
+
+
+def run_record(plan: RecordPlan) -> int:
+    """``parallax record``: capture, encode and mux; a progress line; the timing report."""
+    from parallax.analysis import TimingReport
+    from parallax.elements.codec.aacenc import AacEnc
+    from parallax.elements.codec.h264enc import H264Enc
+    from parallax.record import build_pipeline
+
+    pipeline = build_pipeline(plan)
+    debugs = [e for e in pipeline if isinstance(e, TimestampDebug)]
+    video = next((d for d in debugs if d.name == "video"), None)
+    audio = next((d for d in debugs if d.name == "audio"), None)
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def show_progress() -> None:
+        while not stop.wait(0.5):
+            line = progress_line(
+                time.monotonic() - start,
+                video.stats if video else None,
+                audio.stats if audio else None,
+            )
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    # Test sources stop themselves after exactly duration x rate buffers; devices need a timer.
+    timer = None
+    if plan.duration is not None and not plan.uses_test_sources:
+        timer = threading.Timer(plan.duration, pipeline.send_eos)
+        timer.daemon = True
+    # A progress line that rewrites itself only makes sense on a terminal.
+    progress = threading.Thread(target=show_progress, name="progress", daemon=True)
+    if sys.stderr.isatty():
+        progress.start()
+    if timer is not None:
+        timer.start()
+    try:
+        run_until_eos(pipeline, timeout=None)
+    finally:
+        stop.set()
+        if progress.is_alive():
+            progress.join()
+        if timer is not None:
+            timer.cancel()
+        print(file=sys.stderr)
+    wall = time.monotonic() - start
+    print(f"wrote {plan.output} in {wall:.3f} s wall time")
+    repairs = [f"{e.name} {e.repairs}" for e in pipeline if isinstance(e, H264Enc | AacEnc)]
+    print(f"timestamp repairs: {', '.join(repairs) or 'none'}")
+    print(TimingReport.from_element(*debugs).summary().replace("Timing of", "Captured:", 1))
+    print(TimingReport.from_file(plan.output).summary())
+    return 0
+
+
+def run_analyze(path: str, *, as_json: bool, plot: str | None) -> int:
+    """``parallax analyze``: the timing report of a file, as text or JSON, and its plots."""
+    from parallax.analysis import TimingReport
+
+    report = TimingReport.load(path)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+    if plot is not None:
+        report.plot(plot)
+        # stderr: with --json, stdout stays one JSON document
+        print(f"parallax: plots written to {plot}", file=sys.stderr)
     return 0
 
 

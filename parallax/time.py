@@ -12,6 +12,7 @@ copying or casting behind the caller's back; they run without the GIL.
 from __future__ import annotations
 
 import enum
+import math
 from typing import NamedTuple, TypeAlias
 
 import numpy as np
@@ -97,8 +98,10 @@ scale = _pts.scale
 """scale(value, num, denom) -> int
 
 Return ``floor(value * num / denom)`` exactly for any int64 ``value``, ``num``, ``denom``
-(128-bit intermediate). Raises ``ValueError`` for ``denom == 0`` and ``OverflowError``
-naming the argument when an input or the result leaves int64.
+(128-bit intermediate). Plain arithmetic: no `NONE_NS` handling. Raises ``TypeError`` for
+anything but an int (``bool`` included; numpy integers are fine), ``ValueError`` for
+``denom == 0`` and ``OverflowError`` naming the argument when an input or the result leaves
+int64.
 
 Examples
 --------
@@ -113,7 +116,9 @@ sample_time = _pts.sample_time
 
 Nanoseconds of sample ``position`` at ``rate`` Hz after ``base_ns``:
 ``base_ns + floor(position * SECOND / rate)``, exact. The per-buffer scalar form of
-`sample_pts`. ``rate <= 0`` raises ``ValueError``; a result outside int64 ``OverflowError``.
+`sample_pts`, and like it: `NONE_NS` as ``position`` or ``base_ns`` gives `NONE_NS`, and a
+result outside ``(INT64_MIN, INT64_MAX]`` raises ``OverflowError`` (``INT64_MIN`` would read
+as unknown). ``rate <= 0`` raises ``ValueError``; a non-int argument ``TypeError``.
 """
 
 
@@ -174,9 +179,11 @@ def scale_array(values: Int64Array, num: int, denom: int) -> Int64Array:
     denom = _int64(denom, "denom")
     if denom == 0:
         raise ValueError("denom must not be 0")
-    if denom < 0:  # keep the fast kernel's positive divisor; floor(a/b) == floor(-a/-b)
-        if num == -(2**63) or denom == -(2**63):
-            raise OverflowError("num and denom must not be -2**63 when denom is negative")
+    # The same ratio in lowest terms with a positive denominator keeps more ratios on the
+    # kernel's fast path (num * denom < 2**64); -2**63 cannot be negated and stays as it is.
+    divisor = math.gcd(num, denom)
+    num, denom = num // divisor, denom // divisor
+    if denom < 0 and num != -(2**63) and denom != -(2**63):
         num, denom = -num, -denom
     out, failed = _pts.scale_add_array(values, num, denom, 0)
     if failed >= 0:
@@ -195,7 +202,8 @@ def sample_pts(positions: Int64Array, rate: int, base_ns: int = 0) -> Int64Array
     rate : int
         Samples per second, > 0 (44100, 47999, 384000, ...).
     base_ns : int
-        Time of position 0 in ns (running time or any clock's time; may be negative).
+        Time of position 0 in ns (running time or any clock's time; may be negative);
+        `NONE_NS` makes every result `NONE_NS`.
 
     Returns
     -------
@@ -214,7 +222,10 @@ def sample_pts(positions: Int64Array, rate: int, base_ns: int = 0) -> Int64Array
     if rate <= 0:
         raise ValueError(f"rate must be > 0 samples per second, got {rate}")
     base_ns = _int64(base_ns, "base_ns")
-    num, denom = _pts.reduced_ratio(SECOND, rate)
+    if base_ns == NONE_NS:  # unknown origin: every PTS is unknown
+        return np.full(len(positions), NONE_NS, dtype=np.int64)
+    divisor = math.gcd(SECOND, rate)
+    num, denom = SECOND // divisor, rate // divisor
     out, failed = _pts.scale_add_array(positions, num, denom, base_ns)
     if failed >= 0:
         raise _overflow("sample_pts", "positions", positions, failed)
@@ -293,7 +304,8 @@ def split_pts(
     Parameters
     ----------
     pts : int
-        PTS of the buffer's first sample, ns (running time).
+        PTS of the buffer's first sample, ns (running time); `NONE_NS` gives `NONE_NS`
+        starts with the same exact durations.
     n_samples : int
         Samples in the buffer, >= 0.
     chunk : int
@@ -313,7 +325,11 @@ def split_pts(
     Raises
     ------
     ValueError
-        ``duration`` ends before the last piece starts.
+        ``n_samples < 0``, ``chunk < 1``, ``rate < 1``, a piece shorter than 1 ns (then
+        the starts could not strictly increase), or ``duration`` ends before the last piece
+        starts.
+    OverflowError
+        The buffer's end or a piece's duration does not fit int64.
     """
     pts = _int64(pts, "pts")
     n_samples = _int64(n_samples, "n_samples", minimum=0)
@@ -321,18 +337,21 @@ def split_pts(
     rate = _int64(rate, "rate", minimum=1)
     if chunk * SECOND < rate:
         raise ValueError(f"chunk={chunk} samples at rate={rate} is shorter than 1 ns")
-    starts, durations, failed = _pts.split_pts(pts, n_samples, chunk, rate)
-    if failed >= 0:
+    unknown = pts == NONE_NS
+    starts, durations, failed = _pts.split_pts(0 if unknown else pts, n_samples, chunk, rate)
+    if starts is None or durations is None or failed >= 0:
         raise OverflowError(
-            f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz does not fit int64"
+            f"split_pts: pts={pts} plus {n_samples} samples at {rate} Hz in pieces of {chunk} "
+            "does not fit int64 nanoseconds"
         )
     if duration is not None and len(starts):
         duration = _int64(duration, "duration", minimum=0)
-        last = pts + duration - int(starts[-1])
-        if last <= 0:
+        last_start = int(starts[-1]) - (0 if unknown else pts)
+        if duration <= last_start:
             raise ValueError(
-                f"duration={duration} ns ends before the last piece starts at "
-                f"{int(starts[-1]) - pts} ns"
+                f"duration={duration} ns ends before the last piece starts at {last_start} ns"
             )
-        durations[-1] = last
+        durations[-1] = duration - last_start
+    if unknown:
+        starts.fill(NONE_NS)
     return starts, durations

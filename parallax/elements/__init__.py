@@ -13,16 +13,25 @@ if TYPE_CHECKING:  # the pipeline package imports this module to parse descripti
 # factory name -> "module:Class". Device and codec elements import heavy or optional
 # libraries, so nothing is imported until an element is made.
 FACTORIES: dict[str, str] = {
+    "aacenc": "parallax.elements.codec.aacenc:AacEnc",
     "alsasink": "parallax.elements.device.alsasink:AlsaSink",
     "alsasrc": "parallax.elements.device.alsasrc:AlsaSrc",
     "appsink": "parallax.elements.app.appsink:AppSink",
     "appsrc": "parallax.elements.app.appsrc:AppSrc",
+    "audioconvert": "parallax.elements.transform.audioconvert:AudioConvert",
     "audiotestsrc": "parallax.elements.test.audiotestsrc:AudioTestSrc",
     "capsfilter": "parallax.elements.core.capsfilter:CapsFilter",
     "fakesink": "parallax.elements.core.fakesink:FakeSink",
+    "filesink": "parallax.elements.sink.filesink:FileSink",
+    "h264enc": "parallax.elements.codec.h264enc:H264Enc",
     "identity": "parallax.elements.core.identity:Identity",
+    "mp4mux": "parallax.elements.mux.mp4mux:Mp4Mux",
+    "mpegtsmux": "parallax.elements.mux.mpegtsmux:MpegTsMux",
+    "pipewiresrc": "parallax.elements.device.pipewiresrc:PipeWireSrc",
     "queue": "parallax.elements.core.queue:Queue",
     "timestampdebug": "parallax.elements.debug.timestampdebug:TimestampDebug",
+    "v4l2src": "parallax.elements.device.v4l2src:V4l2Src",
+    "videoconvert": "parallax.elements.transform.videoconvert:VideoConvert",
     "videotestsrc": "parallax.elements.test.videotestsrc:VideoTestSrc",
 }
 

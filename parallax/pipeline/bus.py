@@ -63,12 +63,19 @@ class Message:
 
 
 class Bus:
-    """A thread-safe message queue; every message is also kept in `history`."""
+    """A thread-safe message queue; the latest messages are also kept in `history`.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    history_size : int
+        How many messages `history` keeps (the oldest go first), so that a pipeline running
+        for days does not grow without bound.
+    """
+
+    def __init__(self, history_size: int = 10_000) -> None:
         self._queue: deque[Message] = deque()
         self._posted = threading.Condition()
-        self.history: list[Message] = []
+        self.history: deque[Message] = deque(maxlen=history_size)
 
     def post(self, message: Message) -> None:
         """Post a message (any thread)."""

@@ -10,7 +10,6 @@ downstream pass through untouched.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 from parallax.buffer import Buffer
 from parallax.caps import Caps, Format, Structure, fixate, format_to_structure
 from parallax.errors import NegotiationError, ParallaxError
+from parallax.time import SECOND
 
 if TYPE_CHECKING:
     from parallax.pipeline.context import ProduceContext
@@ -244,6 +244,10 @@ class Element:
     def unblock(self) -> None:
         """Wake any call of this element that blocks outside the clock (teardown)."""
 
+    def _prepare(self, context: ProduceContext) -> None:
+        """Internal, before `start`: take the context and cache what the hot path reads."""
+        self.context = context
+
     def streaming_loops(self) -> list[Callable[[], None]]:
         """Loops that need their own streaming thread (sources, queues, aggregators)."""
         return []
@@ -340,7 +344,7 @@ class Source(_Pusher, Element):
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
         self.src_pad = self._add_src_pad()
-        self._eos_requested = threading.Event()
+        self._end_requested = False
 
     @property
     def latency(self) -> int:
@@ -369,12 +373,25 @@ class Source(_Pusher, Element):
         """Turn a fixed structure into the format object the element works with."""
         return structure
 
+    def no_format_error(self, downstream: Caps) -> ParallaxError:
+        """The error to raise when nothing in `src_caps` is acceptable ``downstream``. A
+        device source overrides it to say what its device supports (a `DeviceError`).
+        """
+        return NegotiationError(
+            f"{self.name}: gives {self.src_caps(self.src_pad)}, but downstream accepts {downstream}"
+        )
+
     def set_format(self, fmt: Format) -> None:
         """The negotiated output format (``self.src_pad.format`` holds it too)."""
 
+    @property
+    def eos_requested(self) -> bool:
+        """True once `send_eos` was called: a blocking `produce` should return None soon."""
+        return self._end_requested
+
     def send_eos(self) -> None:
         """Ask the source to end the stream after its current buffer (any thread)."""
-        self._eos_requested.set()
+        self._end_requested = True
         self.unblock()
 
     def streaming_loops(self) -> list[Callable[[], None]]:
@@ -384,9 +401,18 @@ class Source(_Pusher, Element):
     def _loop(self) -> None:
         assert self.pipeline is not None and self.context is not None
         pipeline, context = self.pipeline, self.context
-        while pipeline._await_playing() and not self._eos_requested.is_set():
+        produce, push = self.produce, self._push
+        while True:
+            # One plain attribute read per buffer; the Events are only for waiting.
+            if not pipeline._streaming:
+                if pipeline.stopping:
+                    break
+                pipeline._playing.wait()  # paused
+                continue
+            if self._end_requested:
+                break
             try:
-                buffer = self.produce(context)
+                buffer = produce(context)
             except ElementFailedError:
                 raise
             except Exception as error:
@@ -395,7 +421,7 @@ class Source(_Pusher, Element):
                 raise ElementFailedError(self, error) from error
             if buffer is None:
                 break
-            self._push(buffer)
+            push(buffer)
         if not pipeline.stopping:
             self._push_eos()
 
@@ -478,6 +504,9 @@ class Sink(Element):
         self.late = 0
         self.dropped = 0
         self.max_late_ns = 0
+        self._sync = False
+        self._max_lateness = -1
+        self._next_late_report = -(2**63)
 
     def render(self, buffer: Buffer) -> None:
         """Consume one buffer."""
@@ -491,20 +520,29 @@ class Sink(Element):
     def _receiver(self, pad: Pad) -> Callable[[Buffer], None]:
         return self._chain
 
+    def _prepare(self, context: ProduceContext) -> None:
+        super()._prepare(context)
+        self._sync = context.sync_sinks if self.sync is None else self.sync
+        self._max_lateness = self.max_lateness
+        self._next_late_report = -(2**63)
+
     def _chain(self, buffer: Buffer) -> None:
-        context = self.context
-        assert context is not None
-        pts = buffer.meta.pts
-        if (context.sync_sinks if self.sync is None else self.sync) and pts is not None:
+        if self._sync and (pts := buffer.meta.pts) is not None:
+            context = self.context
+            assert context is not None
             target = pts + context.latency
             lateness = context.running_time() - target
             if lateness > 0:
                 self.late += 1
                 self.max_late_ns = max(self.max_late_ns, lateness)
-                if 0 <= self.max_lateness < lateness:
+                if 0 <= self._max_lateness < lateness:
                     self.dropped += 1
                     context.post_qos(self, pts, lateness, dropped=True)
                     return
+                if pts >= self._next_late_report:
+                    # rendered late: reported at most once per second of stream time
+                    self._next_late_report = pts + SECOND
+                    context.post_qos(self, pts, lateness, dropped=False)
             elif not context.wait_running_time(target):
                 return  # stopping
         try:

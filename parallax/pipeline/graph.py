@@ -62,12 +62,14 @@ class Pipeline:
         self._elements: dict[str, Element] = {}
         self._forced_clock: Clock | None = None
         self._clock: Clock | None = None
+        self._clock_provider: Element | None = None
         self.base_time = 0
         self.latency = 0
         self.processing_deadline = PROCESSING_DEADLINE
         self.is_live = False
         self._executor = Executor(self._element_failed)
         self._playing = threading.Event()
+        self._streaming = False  # PLAYING and not stopping: what the source loops check
         self._interrupt = threading.Event()
         self._stopping = threading.Event()
         self._paused_at: int | None = None
@@ -181,6 +183,16 @@ class Pipeline:
         """The clock chosen at PLAYING (None before)."""
         return self._clock
 
+    @property
+    def clock_provider(self) -> Element | None:
+        """The element whose clock was chosen (None: forced, the system fallback, or not yet)."""
+        return self._clock_provider
+
+    @property
+    def clock_forced(self) -> bool:
+        """True when `use_clock` chose the clock."""
+        return self._forced_clock is not None
+
     def running_time(self) -> int:
         """Running time now, ns (clock time minus base time)."""
         if self._clock is None:
@@ -251,6 +263,7 @@ class Pipeline:
     def _pause(self) -> None:
         assert self._clock is not None
         self._paused_at = self._clock.now()
+        self._streaming = False
         self._playing.clear()
         self._interrupt.set()
         self._set(State.PAUSED)
@@ -260,12 +273,13 @@ class Pipeline:
         self.base_time += self._clock.now() - self._paused_at
         self._paused_at = None
         self._interrupt = threading.Event()
+        self._streaming = True
         self._playing.set()
 
     def _start_streaming(self) -> None:
         elements = self.elements
-        clock, _provider = self._choose_clock(elements)
-        self._clock = clock
+        clock, provider = self._choose_clock(elements)
+        self._clock, self._clock_provider = clock, provider
         sources = [e for e in elements if isinstance(e, Source)]
         self.is_live = any(s.is_live for s in sources)
         self.latency = (
@@ -277,10 +291,11 @@ class Pipeline:
         self._interrupt = threading.Event()
         context = ProduceContext(self, clock)
         for element in reversed(elements):
-            element.context = context
+            element._prepare(context)
         self.base_time = clock.now()
         for element in reversed(elements):  # sinks first, so they are ready for data
             element.start(context)
+        self._streaming = True
         self._playing.set()
         for element in elements:
             for loop in element.streaming_loops():
@@ -326,6 +341,7 @@ class Pipeline:
             self._set(target)
 
     def _begin_stop(self) -> None:
+        self._streaming = False
         self._stopping.set()
         self._interrupt.set()
         self._playing.set()
@@ -350,14 +366,10 @@ class Pipeline:
 
     def _negotiate(self) -> None:
         for source in [e for e in self.elements if isinstance(e, Source)]:
-            allowed = source.src_caps(source.src_pad).intersect(
-                self._downstream_caps(source.src_pad)
-            )
+            downstream = self._downstream_caps(source.src_pad)
+            allowed = source.src_caps(source.src_pad).intersect(downstream)
             if allowed.is_empty:
-                raise NegotiationError(
-                    f"{source.name}: gives {source.src_caps(source.src_pad)}, but downstream "
-                    f"accepts {self._downstream_caps(source.src_pad)}"
-                )
+                raise source.no_format_error(downstream)
             fmt = source.fixate_format(allowed)
             source.src_pad.format = fmt
             source.set_format(fmt)
@@ -480,6 +492,26 @@ class Pipeline:
                 {"pts": pts, "lateness": lateness, "dropped": dropped},
             )
         )
+
+    # -- pictures ---------------------------------------------------------------------------
+
+    def to_dot(self) -> str:
+        """Graphviz ``dot`` source: each element, its negotiated caps, the selected clock."""
+        from parallax.pipeline.dot import to_dot
+
+        return to_dot(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's drawing (needs Graphviz ``dot``; else Jupyter shows the plain text)."""
+        from parallax.pipeline.dot import to_svg
+
+        return to_svg(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain text: one line per link with its caps, and the clock."""
+        from parallax.pipeline.dot import to_text
+
+        printer.text(repr(self) if cycle else to_text(self))
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} {self.state.name} {list(self._elements)}>"

@@ -139,3 +139,33 @@ def test_real_clock_five_seconds_live_at_30fps():
     assert 4.9 <= wall < 8.0
     stats = pipeline.get("dbg").stats
     assert stats.gaps == 0 and stats.non_monotonic == 0
+
+
+@pytest.mark.parametrize("max_lateness", [-1, 5_500_000_000])
+def test_late_buffers_are_rendered_and_reported_or_dropped(max_lateness):
+    clock = ManualClock(start=0)
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    sink = parallax.make("appsink", sync=True, max_lateness=max_lateness)
+    pipeline.link(src, sink)
+    pipeline.use_clock(clock)
+    step = SECOND // 2
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        clock.set_time(8 * SECOND)  # every buffer below arrives late
+        for n in range(9):
+            src.push(parallax.Buffer(np.zeros(1), Metadata(pts=n * step)))
+        src.end_of_stream()
+        rendered = [b.pts for b in sink]
+    qos = pipeline.bus.messages(parallax.MessageType.QOS)
+    if max_lateness < 0:
+        assert rendered == [n * step for n in range(9)]
+        assert sink.late == 9 and sink.dropped == 0
+        # rendered late: one report per second of stream time
+        assert [m.data["pts"] for m in qos] == [0, SECOND, 2 * SECOND, 3 * SECOND, 4 * SECOND]
+        assert not any(m.data["dropped"] for m in qos)
+        assert sink.max_late_ns == 8 * SECOND
+    else:
+        assert rendered == [n * step for n in range(5, 9)]  # at most 5.5 s late
+        assert sink.dropped == 5
+        assert [m.data["pts"] for m in qos if m.data["dropped"]] == [n * step for n in range(5)]

@@ -36,8 +36,14 @@ class AppSink(Sink):
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
+        # As in appsrc: the deque is used without the lock; the Condition only for waiting,
+        # notified only when the other side waits.
         self._queue: deque[object] = deque()
         self._changed = threading.Condition()
+        self._puller_waiting = False
+        self._renderer_waiting = False
+        self._limit = 0
+        self._drop = False
         self.overflowed = 0
         self.format: Format | None = None
 
@@ -54,6 +60,8 @@ class AppSink(Sink):
         with self._changed:
             self._queue.clear()
             self.overflowed = 0
+            self._limit = self.max_buffers
+            self._drop = self.drop
 
     def unblock(self) -> None:
         """Wake a blocked render() or pull()."""
@@ -62,17 +70,28 @@ class AppSink(Sink):
 
     def render(self, buffer: Buffer) -> None:
         """Queue the buffer for the application."""
+        if self._limit and len(self._queue) >= self._limit and not self._make_room():
+            return  # stopping
+        self._queue.append(buffer)
+        if self._puller_waiting:  # read after the append: see pull()
+            with self._changed:
+                self._changed.notify_all()
+
+    def _make_room(self) -> bool:
         with self._changed:
-            while self.max_buffers and len(self._queue) >= self.max_buffers:
-                if self.drop:
-                    self._queue.popleft()
-                    self.overflowed += 1
-                    break
-                if self._stopped():
-                    return
-                self._changed.wait()
-            self._queue.append(buffer)
-            self._changed.notify_all()
+            if self._drop:
+                self._queue.popleft()
+                self.overflowed += 1
+                return True
+            self._renderer_waiting = True
+            try:
+                while len(self._queue) >= self._limit:
+                    if self._stopped():
+                        return False
+                    self._changed.wait()
+                return True
+            finally:
+                self._renderer_waiting = False
 
     def finish(self) -> None:
         """Mark the end of stream for the application."""
@@ -98,25 +117,37 @@ class AppSink(Sink):
         PipelineError
             The pipeline failed and nothing is left to pull.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while not self._queue:
-                if self._stopped():
-                    error = self.pipeline._error if self.pipeline is not None else None
-                    if error is not None:
-                        raise error
-                    return None
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise TimeoutError(f"{self.name}: no buffer within {timeout} s")
-                self._changed.wait(left)
-            item = self._queue[0]
-            if item is _EOS:
-                return None  # stays queued: every later pull also sees the end
-            self._queue.popleft()
-            self._changed.notify_all()
+        try:
+            item = self._queue.popleft()
+        except IndexError:
+            item = self._wait_for_item(timeout)
+        if item is _EOS:
+            self._queue.appendleft(_EOS)  # stays queued: every later pull also sees the end
+            return None
+        if self._renderer_waiting:
+            with self._changed:
+                self._changed.notify_all()
         assert isinstance(item, Buffer)
         return item
+
+    def _wait_for_item(self, timeout: float | None) -> object:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._changed:
+            self._puller_waiting = True  # before the check: see render()
+            try:
+                while not self._queue:
+                    if self._stopped():
+                        error = self.pipeline._error if self.pipeline is not None else None
+                        if error is not None:
+                            raise error
+                        return _EOS
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError(f"{self.name}: no buffer within {timeout} s")
+                    self._changed.wait(left)
+                return self._queue.popleft()
+            finally:
+                self._puller_waiting = False
 
     def __iter__(self) -> Iterator[Buffer]:
         while (buffer := self.pull()) is not None:

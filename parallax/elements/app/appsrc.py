@@ -43,8 +43,14 @@ class AppSrc(Source):
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
+        # The streaming thread takes from the deque without the lock (deque operations are
+        # atomic); the lock and its Condition are only for waiting, and a side notifies only
+        # when the other side says it waits: this keeps the per-buffer cost low.
         self._queue: deque[object] = deque()
         self._changed = threading.Condition()
+        self._consumer_waiting = False
+        self._pushers_waiting = 0
+        self._stamp_at_produce = False
         self.format: Format | None = None
 
     def src_caps(self, pad: Pad) -> Caps:
@@ -65,6 +71,10 @@ class AppSrc(Source):
     def set_format(self, fmt: Format) -> None:
         """Remember the negotiated format."""
         self.format = fmt
+
+    def start(self, context: ProduceContext) -> None:
+        """Cache ``do-timestamp`` for the streaming thread."""
+        self._stamp_at_produce = self.do_timestamp
 
     def push(
         self, data: Payload | Buffer, pts: int | None = None, duration: int | None = None
@@ -97,17 +107,24 @@ class AppSrc(Source):
             buffer.meta.duration = duration
         if buffer.meta.pts is None and self.do_timestamp and self.context is not None:
             buffer.meta.pts = self.context.running_time()
+        limit = self.max_buffers
         with self._changed:
             if self._queue and self._queue[-1] is _EOS:
                 raise PipelineError(self.name, "push() after end_of_stream()")
-            while self.max_buffers and len(self._queue) >= self.max_buffers:
+            if limit and len(self._queue) >= limit:
                 if not self.block:
-                    raise PipelineError(self.name, f"queue full ({self.max_buffers} buffers)")
-                if self.pipeline is not None and self.pipeline.stopping:
-                    return
-                self._changed.wait()
+                    raise PipelineError(self.name, f"queue full ({limit} buffers)")
+                self._pushers_waiting += 1  # before the check: see produce()
+                try:
+                    while len(self._queue) >= limit:
+                        if self.pipeline is not None and self.pipeline.stopping:
+                            return
+                        self._changed.wait()
+                finally:
+                    self._pushers_waiting -= 1
             self._queue.append(buffer)
-            self._changed.notify_all()
+            if self._consumer_waiting:
+                self._changed.notify_all()
 
     def end_of_stream(self) -> None:
         """End the stream after the buffers already pushed."""
@@ -120,18 +137,30 @@ class AppSrc(Source):
         with self._changed:
             self._changed.notify_all()
 
+    def _wait_for_item(self, context: ProduceContext) -> object:
+        with self._changed:
+            self._consumer_waiting = True
+            try:
+                while not self._queue:
+                    if context.stopping or self.eos_requested:
+                        return _EOS
+                    self._changed.wait()
+                return self._queue.popleft()
+            finally:
+                self._consumer_waiting = False
+
     def produce(self, context: ProduceContext) -> Buffer | None:
         """The next pushed buffer (blocks until one is pushed); None at end of stream."""
-        with self._changed:
-            while not self._queue:
-                if context.stopping or self._eos_requested.is_set():
-                    return None
-                self._changed.wait()
+        try:
             item: Any = self._queue.popleft()
-            self._changed.notify_all()
+        except IndexError:
+            item = self._wait_for_item(context)
+        if self._pushers_waiting:  # read after the pop: a pusher counted itself before its check
+            with self._changed:
+                self._changed.notify_all()
         if item is _EOS:
             return None
         buffer: Buffer = item
-        if buffer.meta.pts is None and self.do_timestamp:
-            buffer.meta.pts = context.running_time()
+        if self._stamp_at_produce and buffer.meta.pts is None:
+            buffer.meta.pts = context.running_time()  # pushed before PLAYING
         return buffer

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import numpy as np
+
 from parallax.buffer import Buffer
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Property, Transform
-from parallax.time import format_time
+from parallax.time import NONE_NS, Int64Array, format_time
 
 log = logging.getLogger("parallax.timestampdebug")
 
@@ -74,6 +76,9 @@ class TimestampDebug(Transform):
     """Pass buffers through, log ``[name] PTS=... DTS=... Duration=... Seq=...`` at DEBUG, and
     count intervals, gaps and non-monotonic steps in ``stats``.
 
+    With ``keep-pts=true`` it also keeps every buffer's PTS and duration (two list appends
+    per buffer) for `pts_array` / `durations_array` and ``TimingReport.from_element``.
+
     Example: ``parallax launch "videotestsrc is-live=true num-buffers=90 ! timestampdebug !
     fakesink"`` prints the statistics at the end.
     """
@@ -81,16 +86,41 @@ class TimestampDebug(Transform):
     factory_name = "timestampdebug"
     description = "Log buffer times and keep interval statistics"
     silent = Property(bool, False, "do not log each buffer (statistics are kept anyway)")
+    keep_pts = Property(bool, False, "keep every PTS and duration for parallax.analysis")
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
         self.stats = TimestampStats()
         self._last_duration: int | None = None
+        self._keep = False
+        self._pts: list[int] = []
+        self._durations: list[int] = []
 
     def start(self, context: ProduceContext) -> None:
-        """Reset the statistics."""
+        """Reset the statistics (and the kept PTS)."""
         self.stats = TimestampStats()
         self._last_duration = None
+        self._keep = self.keep_pts
+        self._pts = []
+        self._durations = []
+
+    def pts_array(self) -> Int64Array:
+        """Every PTS seen in the last run, ns of running time, `NONE_NS` where unknown.
+
+        Raises
+        ------
+        ValueError
+            ``keep-pts`` was not set when the pipeline started.
+        """
+        if not self._keep:
+            raise ValueError(f"{self.name}: set keep-pts=true to keep the PTS of every buffer")
+        return np.array(self._pts, dtype=np.int64)
+
+    def durations_array(self) -> Int64Array:
+        """Every buffer duration seen in the last run, ns, `NONE_NS` where unknown."""
+        if not self._keep:
+            raise ValueError(f"{self.name}: set keep-pts=true to keep the PTS of every buffer")
+        return np.array(self._durations, dtype=np.int64)
 
     def _chain(self, buffer: Buffer) -> None:
         meta = buffer.meta
@@ -118,6 +148,10 @@ class TimestampDebug(Transform):
                         stats.gaps += 1
             stats.last_pts = pts
         self._last_duration = meta.duration
+        if self._keep:
+            self._pts.append(NONE_NS if pts is None else pts)
+            duration = meta.duration
+            self._durations.append(NONE_NS if duration is None else duration)
         if not self.silent and log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "[%s] PTS=%s DTS=%s Duration=%s Seq=%s",

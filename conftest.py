@@ -1,4 +1,6 @@
-"""Test tiers: `lab` tests run only inside the lab VM (``make lab-test`` boots it once)."""
+"""Test tiers for tests/ and benchmarks/: `lab` items run only inside the lab VM (``make
+lab-test`` and ``make bench-lab`` boot it once); elsewhere they are deselected, not skipped.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,223 @@
+"""Pipeline overhead against same-run baselines (issue: clocked pipeline, acceptance 6).
+
+* appsrc -> 4 x identity -> appsink, streamed by one streaming thread, against a hand-written
+  generator chain doing the same hand-offs (deque pop, four calls, deque append): Parallax
+  must reach at least half the floor's buffers per second.
+* Per-element cost (the difference that 4 identities make, per element and buffer) against
+  GStreamer's identity measured the same way with gst-launch-1.0 in the same run.
+* Queue crossing: ns per buffer through a `queue` element against a bare ``queue.Queue``
+  hand-off between two threads.
+
+Ratios are printed and asserted here only; absolute times vary on shared machines.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import parallax
+from parallax import Buffer, Metadata, State
+
+N = 20_000
+REPEATS = 5
+
+
+def best_of(run: Callable[[], float], repeats: int = REPEATS) -> float:
+    """Smallest of several measurements (seconds): the least disturbed by other load."""
+    return min(run() for _ in range(repeats))
+
+
+def make_buffers(count: int) -> list[Buffer]:
+    data = np.zeros((2, 2), np.uint8)
+    return [Buffer(data, Metadata(pts=n * 1000, duration=1000)) for n in range(count)]
+
+
+def parallax_chain(identities: int, with_queue: bool = False) -> float:
+    """Seconds to stream N buffers appsrc -> identities -> (queue) -> appsink."""
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    middle = [parallax.make("identity") for _ in range(identities)]
+    if with_queue:
+        middle.append(parallax.make("queue", max_size_buffers=0))
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, *middle, sink)
+    for buffer in make_buffers(N):
+        src.push(buffer)
+    src.end_of_stream()
+    start = time.perf_counter()
+    pipeline.set_state(State.PLAYING)
+    message = pipeline.bus.pop(60, types={parallax.MessageType.EOS, parallax.MessageType.ERROR})
+    elapsed = time.perf_counter() - start
+    pipeline.set_state(State.NULL)
+    assert message is not None and message.type is parallax.MessageType.EOS
+    assert sink.rendered == N
+    return elapsed
+
+
+class Identity:
+    def process(self, buffer: Buffer) -> Buffer:
+        return buffer
+
+
+def generator_chain(identities: int) -> float:
+    """The floor: the same hand-offs written by hand, in one thread."""
+    pending = deque(make_buffers(N))
+    received: deque[Buffer] = deque()
+    elements = [Identity() for _ in range(identities)]
+
+    def source():
+        while pending:
+            yield pending.popleft()
+
+    def stage(upstream, element):
+        for buffer in upstream:
+            yield element.process(buffer)
+
+    chain = source()
+    for element in elements:
+        chain = stage(chain, element)
+    start = time.perf_counter()
+    for buffer in chain:
+        received.append(buffer)
+    elapsed = time.perf_counter() - start
+    assert len(received) == N
+    return elapsed
+
+
+def gstreamer_chain(identities: int) -> float | None:
+    """Seconds GStreamer needs for N buffers through `identities` identity elements."""
+    if shutil.which("gst-launch-1.0") is None:
+        return None
+    elements = [f"fakesrc num-buffers={N} sizetype=fixed sizemax=4"]
+    elements += ["identity"] * identities + ["fakesink sync=false"]
+    chain = " ! ".join(elements)
+    # warm-up run: loads the plugins into the page cache
+    subprocess.run(["gst-launch-1.0", "-q", *chain.split()], capture_output=True, timeout=120)
+    start = time.perf_counter()
+    output = subprocess.run(
+        ["gst-launch-1.0", *chain.split()], capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.perf_counter() - start
+    match = re.search(r"Execution ended after (\d+):(\d+):(\d+)\.(\d+)", output.stdout)
+    if match is None:
+        return elapsed  # process time as an upper bound
+    hours, minutes, seconds, fraction = match.groups()
+    return (int(hours) * 3600 + int(minutes) * 60 + int(seconds)) + int(fraction) / 10 ** len(
+        fraction
+    )
+
+
+def queue_handoff() -> float:
+    """Seconds to hand N buffers from one thread to another through a bare queue.Queue."""
+    handoff: queue.Queue[Buffer | None] = queue.Queue()
+    buffers = make_buffers(N)
+    received = []
+
+    def consume() -> None:
+        while (item := handoff.get()) is not None:
+            received.append(item)
+
+    consumer = threading.Thread(target=consume)
+    start = time.perf_counter()
+    consumer.start()
+    for buffer in buffers:
+        handoff.put(buffer)
+    handoff.put(None)
+    consumer.join()
+    elapsed = time.perf_counter() - start
+    assert len(received) == N
+    return elapsed
+
+
+def test_chain_reaches_half_of_the_generator_floor(benchmark, report):
+    ours = best_of(lambda: parallax_chain(4))
+    floor = best_of(lambda: generator_chain(4))
+    ratio = floor / ours
+    report(
+        f"appsrc -> 4 identity -> appsink: {N / ours:,.0f} buffers/s; generator floor "
+        f"{N / floor:,.0f} buffers/s; Parallax reaches {ratio:.0%} of the floor"
+    )
+    benchmark.extra_info["fraction_of_floor"] = ratio
+    benchmark.pedantic(parallax_chain, args=(4,), rounds=1, iterations=1)
+    assert ratio >= 0.5
+
+
+def test_identity_costs_less_than_gstreamers(benchmark, report):
+    per_element = (best_of(lambda: parallax_chain(4)) - best_of(lambda: parallax_chain(0))) / (
+        4 * N
+    )
+    gst4, gst0 = gstreamer_chain(4), gstreamer_chain(0)
+    report(f"Parallax identity: {per_element * 1e9:.0f} ns per buffer")
+    benchmark.extra_info["identity_ns"] = per_element * 1e9
+    benchmark.pedantic(parallax_chain, args=(0,), rounds=1, iterations=1)
+    if gst4 is None or gst0 is None:
+        reference = 300e-9  # measured on these machines (issue note) when gst is absent
+        report("gst-launch-1.0 not installed: comparing with the recorded 300 ns")
+    else:
+        reference = max(gst4 - gst0, 0.0) / (4 * N)
+        report(f"GStreamer identity: {reference * 1e9:.0f} ns per buffer (same run)")
+    benchmark.extra_info["gstreamer_identity_ns"] = reference * 1e9
+    assert per_element < reference
+
+
+def test_queue_crossing_against_bare_queue(benchmark, report):
+    with_queue = best_of(lambda: parallax_chain(0, with_queue=True))
+    without = best_of(lambda: parallax_chain(0))
+    bare = best_of(queue_handoff)
+    crossing = (with_queue - without) / N
+    report(
+        f"queue element crossing: {crossing * 1e9:.0f} ns per buffer; bare queue.Queue "
+        f"hand-off: {bare / N * 1e9:.0f} ns per buffer; ratio {crossing / (bare / N):.2f}"
+    )
+    benchmark.extra_info["queue_ns"] = crossing * 1e9
+    benchmark.extra_info["bare_queue_ns"] = bare / N * 1e9
+    benchmark.pedantic(parallax_chain, args=(0, True), rounds=1, iterations=1)
+    assert crossing > 0
+
+
+@pytest.mark.parametrize("copies", [100_000])
+def test_metadata_copy_is_cheap(benchmark, report, copies):
+    """Metadata.copy against copy.copy and a dataclass replace in the same run."""
+    import copy
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Plain:
+        pts: int | None = 1
+        dts: int | None = None
+        duration: int | None = 2
+        offset: int | None = 3
+        offset_end: int | None = 4
+        sequence: int | None = 5
+        flags: int = 0
+        capture: object = None
+
+    meta = Metadata(pts=1, duration=2, offset=3, offset_end=4, sequence=5)
+    plain = Plain()
+
+    def timed(function: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        for _ in range(copies):
+            function()
+        return (time.perf_counter() - start) / copies
+
+    ours = best_of(lambda: timed(meta.copy))
+    shallow = best_of(lambda: timed(lambda: copy.copy(meta)))
+    replaced = best_of(lambda: timed(lambda: dataclasses.replace(plain)))
+    report(
+        f"Metadata.copy {ours * 1e9:.0f} ns; copy.copy {shallow * 1e9:.0f} ns; "
+        f"dataclasses.replace {replaced * 1e9:.0f} ns"
+    )
+    benchmark.pedantic(meta.copy, rounds=1000, iterations=10)
+    assert ours < shallow
+    assert ours < replaced

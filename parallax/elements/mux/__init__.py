@@ -1,0 +1,1 @@
+"""Muxers (mp4mux, mpegtsmux) on PyAV: aggregators that write buffer PTS/DTS into files."""

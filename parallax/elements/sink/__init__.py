@@ -1,0 +1,1 @@
+"""Sinks that store data (filesink)."""

@@ -1,0 +1,1 @@
+"""Raw format conversions that keep every buffer's metadata (videoconvert, audioconvert)."""

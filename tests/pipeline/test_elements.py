@@ -1,0 +1,209 @@
+"""Core, app and aggregator elements: queue limits and leaks, appsrc/appsink, DTS interleave."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import parallax
+from parallax import Buffer, ManualClock, MessageType, Metadata, PipelineError, State
+from parallax.elements import FACTORIES
+from parallax.pipeline import Aggregator
+
+
+def push_numbered(src, count: int, step: int = 10) -> None:
+    for n in range(count):
+        src.push(Buffer(np.full(1, n, np.int32), Metadata(pts=n * step, duration=step)))
+
+
+def received_numbers(sink) -> list[int]:
+    return [int(b.data[0]) for b in sink]
+
+
+class Gate(parallax.pipeline.Transform):
+    """Blocks the stream until opened: lets a queue fill up deterministically."""
+
+    factory_name = "gate"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.open_event = threading.Event()
+
+    def process(self, buffer):
+        self.entered.set()
+        self.open_event.wait(10)
+        return buffer
+
+
+@pytest.mark.parametrize(
+    ("leaky", "expected"),
+    [("upstream", [0, 1, 2, 3]), ("downstream", [0, 7, 8, 9])],
+)
+def test_leaky_queue_drops_are_counted_and_reported(leaky, expected):
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    queue = parallax.make("queue", max_size_buffers=3, leaky=leaky)
+    gate = Gate()
+    sink = parallax.make("appsink")
+    pipeline.link(src, queue, gate, sink)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        src.push(Buffer(np.full(1, 0, np.int32), Metadata(pts=0)))
+        assert gate.entered.wait(5)  # buffer 0 is held by the gate, the queue is empty
+        for n in range(1, 10):
+            src.push(Buffer(np.full(1, n, np.int32), Metadata(pts=n * 10)))
+        deadline = time.monotonic() + 5
+        while queue.dropped < 6 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        gate.open_event.set()
+        src.end_of_stream()
+        assert received_numbers(sink) == expected
+    assert queue.dropped == 6
+    dropped = [m for m in pipeline.bus.messages(MessageType.QOS) if m.data["dropped"]]
+    assert len(dropped) == 6
+
+
+def test_queue_max_size_time_blocks_upstream_without_loss():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    queue = parallax.make("queue", max_size_buffers=0, max_size_time=25)
+    sink = parallax.make("appsink")
+    pipeline.link(src, queue, sink)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        push_numbered(src, 50)
+        src.end_of_stream()
+        assert received_numbers(sink) == list(range(50))
+    assert queue.dropped == 0
+
+
+def test_appsrc_do_timestamp_stamps_running_time_at_push():
+    clock = ManualClock(start=1_000)
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", do_timestamp=True)
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, sink)
+    pipeline.use_clock(clock)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        src.push(np.zeros(1))
+        clock.advance(500)
+        src.push(np.zeros(1))
+        src.push(np.zeros(1), pts=7)  # an explicit PTS wins
+        src.end_of_stream()
+        assert [b.pts for b in sink] == [0, 500, 7]
+
+
+def test_appsrc_refuses_bad_data_and_full_queue():
+    src = parallax.make("appsrc", max_buffers=1, block=False)
+    with pytest.raises(TypeError, match="numpy array, bytes or a Buffer"):
+        src.push([1, 2, 3])
+    src.push(b"x")
+    with pytest.raises(PipelineError, match="queue full"):
+        src.push(b"y")
+
+
+def test_appsink_drop_keeps_newest_and_counts():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    sink = parallax.make("appsink", max_buffers=2, drop=True)
+    pipeline.link(src, sink)
+    with pipeline:
+        push_numbered(src, 6)
+        src.end_of_stream()
+        pipeline.set_state(State.PLAYING)
+        assert pipeline.bus.pop(10, types={MessageType.EOS}) is not None
+        assert received_numbers(sink) == [4, 5]
+    assert sink.overflowed == 4
+
+
+def test_appsink_blocking_limit_loses_nothing():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    sink = parallax.make("appsink", max_buffers=2)
+    pipeline.link(src, sink)
+    with pipeline:
+        push_numbered(src, 30)
+        src.end_of_stream()
+        pipeline.set_state(State.PLAYING)
+        time.sleep(0.05)
+        assert len(sink._queue) <= 2
+        assert received_numbers(sink) == list(range(30))
+
+
+class Collect(Aggregator):
+    factory_name = "collect"
+
+    def __init__(self, **properties) -> None:
+        super().__init__(**properties)
+        self.order: list[tuple[str, int]] = []
+        self.finished = False
+
+    def aggregate(self, pad, buffer):
+        self.order.append((pad.name, buffer.pts))
+
+    def finish(self):
+        self.finished = True
+        return ()
+
+
+def test_aggregator_interleaves_inputs_by_dts():
+    pipeline = parallax.Pipeline()
+    video, audio = parallax.make("appsrc"), parallax.make("appsrc")
+    collect = Collect()
+    pipeline.link(video, collect)
+    pipeline.link(audio, collect)
+    for n in range(5):
+        video.push(Buffer(b"v", Metadata(pts=n * 40)))
+    for n in range(10):
+        audio.push(Buffer(b"a", Metadata(pts=n * 20 + 5)))
+    video.end_of_stream()
+    audio.end_of_stream()
+    pipeline.run(timeout=10)
+    times = [pts for _, pts in collect.order]
+    assert times == sorted(times)
+    assert len(collect.order) == 15
+    assert collect.finished
+
+
+def test_aggregator_does_not_wait_forever_for_a_stalled_input():
+    pipeline = parallax.Pipeline()
+    video, stalled = parallax.make("appsrc"), parallax.make("appsrc")
+    collect = Collect(latency=50_000_000)
+    pipeline.link(video, collect)
+    pipeline.link(stalled, collect)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        for n in range(3):
+            video.push(Buffer(b"v", Metadata(pts=n)))
+        deadline = time.monotonic() + 5
+        while len(collect.order) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert [pts for _, pts in collect.order] == [0, 1, 2]  # went on after 50 ms
+
+
+def test_references_build_branches_into_an_aggregator(monkeypatch):
+    monkeypatch.setitem(FACTORIES, "collect", f"{__name__}:Collect")
+    pipeline = parallax.parse_launch(
+        "videotestsrc num-buffers=3 ! c.  audiotestsrc num-buffers=2 ! c.  collect name=c"
+    )
+    collect = pipeline.get("c")
+    assert [pad.peer.element.factory_name for pad in collect.sink_pads] == [
+        "videotestsrc",
+        "audiotestsrc",
+    ]
+    pipeline.run(timeout=10)
+    assert sorted(name for name, _ in collect.order) == ["sink_0"] * 3 + ["sink_1"] * 2
+
+
+def test_caps_with_spaces_and_quotes_parse():
+    pipeline = parallax.parse_launch(
+        'videotestsrc num-buffers=2 ! video/x-raw, width=64, height=32, format="BGR" '
+        "! appsink name=out"
+    )
+    pipeline.set_state(State.PLAYING)
+    frames = list(pipeline.get("out"))
+    pipeline.set_state(State.NULL)
+    assert [f.data.shape for f in frames] == [(32, 64, 3), (32, 64, 3)]
