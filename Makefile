@@ -69,8 +69,9 @@ lint: $(STAMPS)/ext
 unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q -m "not lab"
 
-# lint, the host tests, then the lab tier (one VM boot running `pytest -m lab` inside)
-test: lint unit lab-test
+# lint, the host tests, the host benchmarks (their ratios are acceptance criteria), then the
+# lab tier: one VM boot running the lab tests and lab benchmarks inside
+test: lint unit bench lab-test
 
 bench: $(STAMPS)/ext $(STAMPS)/apt-tools
 	$(VENV)/bin/pytest -q benchmarks --benchmark-enable --benchmark-columns=min,median,mean,ops -p no:cacheprovider

@@ -2,12 +2,12 @@
 # TCG guest. Included by the Makefile, which defines PY, VENV and STAMPS.
 #
 #   make lab-test                          boot once, run `pytest -m lab` inside
-#   make lab-test LAB_ARGS='-k vivid -x'   extra pytest arguments
+#   make lab-test LAB_ARGS='tests/lab -x'  other pytest arguments (default: tests benchmarks)
 #   make lab-shell-check                   one command in the lab, to see it boot
 #   make bench-lab                         the lab benchmarks (benchmarks/ marked lab)
 #
 # `make test` = lint + host tests (`pytest -m "not lab"`, which need $(STAMPS)/apt-lab for the
-# real-boot host tests) + lab-test.
+# real-boot host tests) + host benchmarks + lab-test (lab tests and lab benchmarks, one boot).
 
 # Debian packages of the lab (tools/ensure-apt installs the missing ones).
 APT_LAB := qemu-system-x86='command -v qemu-system-x86_64' \
@@ -39,7 +39,8 @@ lab-test: lab-prepare
 	rm -rf $(LAB_OUT) && mkdir -p $(LAB_OUT)
 	$(PY) -m parallax.lab run --timeout $(LAB_TIMEOUT) --writable $(LAB_OUT) -- \
 		$(PY) -m pytest -m lab -p no:cacheprovider --basetemp=/tmp/pytest-lab \
-		--junitxml=$(LAB_OUT)/junit.xml $(LAB_ARGS)
+		--benchmark-enable --benchmark-columns=min,median,mean \
+		--junitxml=$(LAB_OUT)/junit.xml $(or $(LAB_ARGS),tests benchmarks)
 
 lab-shell-check: lab-prepare
 	$(PY) -m parallax.lab run --console -- sh -c 'uname -r; ls /dev/video* /dev/snd; cat /proc/asound/cards'

@@ -1123,72 +1123,60 @@ cdef void _window_two_pass(
     intercept[0] = <double>y[i] + (my - slope[0] * mx)
 
 
+cdef extern from "regression.h" nogil:
+    void px_block_windows(
+        const double *psx, const double *psy, const double *psxx, const double *psxy,
+        const double *dx, Py_ssize_t count, Py_ssize_t window, double y_ref,
+        double *slope, double *intercept, unsigned char *degenerate,
+    )
+
+
 @cython.boundscheck(False)  # every index is below start + block + window <= n + block
 @cython.wraparound(False)  # no negative indices
 @cython.cdivision(True)  # divisors are window > 0 and denominators tested > 0 first
 cdef void _sliding(
     const number[::1] x, const number[::1] y, Py_ssize_t window,
-    double[::1] slope, double[::1] intercept, double *prefix, Py_ssize_t block,
+    double[::1] slope, double[::1] intercept, double *scratch, Py_ssize_t block,
 ) noexcept nogil:
-    # prefix: one record of 4 doubles per point of the block + 1: the sums of dx, dy, dx^2
-    # and dx*dy over the block's first k points (records, not 4 arrays: fewer streams)
+    # scratch: four prefix-sum arrays (sums of dx, dy, dx^2, dx*dy over the block's first k
+    # points, k = 0 .. block + window - 1), the dx of each point, and one byte per window
+    cdef Py_ssize_t stride = block + window
+    cdef double *psx = scratch
+    cdef double *psy = scratch + stride
+    cdef double *psxx = scratch + 2 * stride
+    cdef double *psxy = scratch + 3 * stride
+    cdef double *dxs = scratch + 4 * stride
+    cdef unsigned char *degenerate = <unsigned char *>(scratch + 5 * stride)
     cdef Py_ssize_t positions = x.shape[0] - window + 1
     cdef Py_ssize_t start, count, points, k, p
-    cdef double *lo
-    cdef double *hi
     cdef number xr, yr
-    cdef double dx, dy, sx, sy, sxx, sxy, m, yr_double
-    cdef double *out_slope
-    cdef double *out_intercept
-    cdef double n = <double>window, inv_n = 1.0 / window
+    cdef double dx, dy, sx, sy, sxx, sxy
     start = 0
     while start < positions:
         count = min(block, positions - start)
         points = count + window - 1
         xr = x[start]
         yr = y[start]
-        yr_double = <double>yr
-        sx = 0.0
-        sy = 0.0
-        sxx = 0.0
-        sxy = 0.0
-        prefix[0] = 0.0
-        prefix[1] = 0.0
-        prefix[2] = 0.0
-        prefix[3] = 0.0
+        sx = sy = sxx = sxy = 0.0
+        psx[0] = psy[0] = psxx[0] = psxy[0] = 0.0
         for k in range(points):
             dx = <double>(x[start + k] - xr)
             dy = <double>(y[start + k] - yr)
+            dxs[k] = dx
             sx += dx
             sy += dy
             sxx += dx * dx
             sxy += dx * dy
-            prefix[4 * k + 4] = sx
-            prefix[4 * k + 5] = sy
-            prefix[4 * k + 6] = sxx
-            prefix[4 * k + 7] = sxy
-        # every window of the block, branch-free; a zero denominator gives inf or NaN here
-        # (IEEE, no trap) and is redone just below
-        out_slope = &slope[start]
-        out_intercept = &intercept[start]
+            psx[k + 1] = sx
+            psy[k + 1] = sy
+            psxx[k + 1] = sxx
+            psxy[k + 1] = sxy
+        px_block_windows(
+            psx, psy, psxx, psxy, dxs, count, window, <double>yr,
+            &slope[start], &intercept[start], degenerate,
+        )
         for k in range(count):
-            lo = prefix + 4 * k
-            hi = lo + 4 * window
-            sx = hi[0] - lo[0]
-            sy = hi[1] - lo[1]
-            sxx = hi[2] - lo[2]
-            sxy = hi[3] - lo[3]
-            m = (n * sxy - sx * sy) / (n * sxx - sx * sx)
-            out_slope[k] = m
-            # the line's value at x[p]: mean + m * (x[p] - mean), relative to (xr, yr)
-            dx = <double>(x[start + k] - xr)
-            out_intercept[k] = yr_double + (sy * inv_n + m * (dx - sx * inv_n))
-        for k in range(count):
-            lo = prefix + 4 * k
-            hi = lo + 4 * window
-            sx = hi[0] - lo[0]
-            sxx = hi[2] - lo[2]
-            if not (n * sxx - sx * sx > 1e-6 * n * sxx):
+            if degenerate[k]:
                 p = start + k
                 _window_two_pass(x, y, p, window, &slope[p], &intercept[p])
         start += count
@@ -1205,12 +1193,15 @@ def sliding_regression_kernel(const number[::1] x, const number[::1] y, Py_ssize
     cdef double[::1] slope_view = slope
     cdef double[::1] intercept_view = intercept
     cdef Py_ssize_t block = 8 * window
-    cdef double *prefix = <double *>malloc(4 * (block + window) * sizeof(double))
-    if prefix == NULL:
+    # 4 prefix arrays + dx, each block + window doubles, then one byte per window
+    cdef double *scratch = <double *>malloc(
+        5 * (block + window) * sizeof(double) + block * sizeof(unsigned char)
+    )
+    if scratch == NULL:
         raise MemoryError()
     try:
         with nogil:
-            _sliding(x, y, window, slope_view, intercept_view, prefix, block)
+            _sliding(x, y, window, slope_view, intercept_view, scratch, block)
     finally:
-        free(prefix)
+        free(scratch)
     return slope, intercept

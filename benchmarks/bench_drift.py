@@ -7,9 +7,6 @@ of several repeats of each, and asserts the speed-up; pytest-benchmark reports t
 from __future__ import annotations
 
 import collections
-import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,27 +17,6 @@ from parallax.drift import DriftEstimator, sliding_regression
 
 SECOND = 1_000_000_000
 Float64Array = npt.NDArray[np.float64]
-
-
-def best_time(function: Callable[[], object], repeat: int = 7) -> float:
-    """Best wall time of ``repeat`` calls, seconds (the least disturbed run)."""
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def best_times(
-    ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 9
-) -> tuple[float, float]:
-    """Best wall times of both, measured alternately so both see the same machine load."""
-    best_ours = best_baseline = math.inf
-    for _ in range(repeat):
-        best_ours = min(best_ours, best_time(ours, 3))
-        best_baseline = min(best_baseline, best_time(baseline, 1))
-    return best_ours, best_baseline
 
 
 def observations(n: int, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -101,7 +77,7 @@ def feed_and_query(estimator: Any, local: list[int], remote: list[int]) -> None:
         to_remote(a)
 
 
-def test_estimator_update_and_query(benchmark: Any) -> None:
+def test_estimator_update_and_query(benchmark: Any, compare: Any) -> None:
     # Short batches (4000 observations: ~4 ms in Python), so that a best-of-N finds an
     # undisturbed run of the baseline as easily as one of the kernel on a loaded machine.
     local, remote = observations(4_000)
@@ -112,17 +88,15 @@ def test_estimator_update_and_query(benchmark: Any) -> None:
     def baseline() -> None:
         feed_and_query(PythonRunningRegression(1024), local, remote)
 
-    ours_s, baseline_s = best_times(ours, baseline, repeat=15)
-    ratio = baseline_s / ours_s
-    benchmark.extra_info["speedup_vs_python_running_regression"] = round(ratio, 1)
-    benchmark.extra_info["ns_per_update_and_query"] = round(ours_s / len(local) * 1e9)
-    benchmark.extra_info["python_ns_per_update_and_query"] = round(baseline_s / len(local) * 1e9)
-    benchmark(ours)
-    print(
-        f"\nDriftEstimator add + to_remote: {ours_s / len(local) * 1e9:.0f} ns, pure Python "
-        f"{baseline_s / len(local) * 1e9:.0f} ns: {ratio:.1f}x"
+    ratio = compare(
+        "DriftEstimator add + to_remote (4000 observations) vs pure-Python running regression",
+        ours,
+        baseline,
+        at_most=1 / 5,
+        repeats=15,
     )
-    assert ratio >= 5
+    benchmark.extra_info["speedup_vs_python_running_regression"] = round(1 / ratio, 1)
+    benchmark(ours)
 
 
 # ------------------------------------------------------------------------------------------
@@ -154,7 +128,7 @@ def numpy_sliding_regression(
     return slope, intercept
 
 
-def test_sliding_regression_million_points(benchmark: Any) -> None:
+def test_sliding_regression_million_points(benchmark: Any, compare: Any) -> None:
     n, window = 1_000_000, 32
     rng = np.random.default_rng(1)
     t = np.arange(n, dtype=np.int64) * (SECOND // 100)
@@ -171,21 +145,15 @@ def test_sliding_regression_million_points(benchmark: Any) -> None:
         assert abs(slope[i] - m) <= 1e-9 * abs(m)
         assert abs(intercept[i] - (y[i] + b)) <= 1024  # float64 spacing near 2**62
 
-    ours, baseline = best_times(
+    ratio = compare(
+        f"sliding_regression 1e6 points, window {window} vs numpy block-restarted cumsums",
         lambda: sliding_regression(x, y, window),
         lambda: numpy_sliding_regression(x, y, window),
+        at_most=1 / 5,
+        repeats=9,
     )
-    ratio = baseline / ours
-    positions = n - window + 1
-    benchmark.extra_info["ns_per_window"] = round(ours / positions * 1e9, 1)
-    benchmark.extra_info["numpy_ns_per_window"] = round(baseline / positions * 1e9, 1)
-    benchmark.extra_info["speedup_vs_numpy_cumsum"] = round(ratio, 1)
+    benchmark.extra_info["speedup_vs_numpy_cumsum"] = round(1 / ratio, 1)
     benchmark(sliding_regression, x, y, window)
-    print(
-        f"\nsliding_regression: {ours / positions * 1e9:.1f} ns/window, numpy "
-        f"{baseline / positions * 1e9:.1f} ns/window: {ratio:.1f}x"
-    )
-    assert ratio >= 5
 
 
 @pytest.mark.parametrize("window", [32, 1024])
