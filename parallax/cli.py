@@ -309,34 +309,45 @@ def run_record(plan: RecordPlan) -> int:
     start = time.monotonic()
 
     def show_progress() -> None:
-        while not stop.wait(0.5):
-            line = progress_line(
-                time.monotonic() - start,
-                video.stats if video else None,
-                audio.stats if audio else None,
-            )
-            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+        from rich.console import Console
+        from rich.live import Live
 
-    # Test sources stop themselves after exactly duration x rate buffers; devices need a timer.
-    timer = None
-    if plan.duration is not None and not plan.uses_test_sources:
-        timer = threading.Timer(plan.duration, pipeline.send_eos)
-        timer.daemon = True
+        with Live(console=Console(stderr=True), auto_refresh=False, transient=True) as live:
+            while not stop.wait(0.5):
+                line = progress_line(
+                    time.monotonic() - start,
+                    video.stats if video else None,
+                    audio.stats if audio else None,
+                )
+                live.update(line, refresh=True)
+
+    def end_after_duration(duration: int) -> None:
+        # `duration` ns of content, on the pipeline clock, from the first captured buffer (a
+        # device may start delivering well after PLAYING)
+        while not stop.wait(0.01):
+            firsts = [d.stats.first_pts for d in debugs if d.stats.first_pts is not None]
+            clock = pipeline.clock
+            if firsts and clock is not None:
+                if clock.wait_until(pipeline.base_time + min(firsts) + duration, stop):
+                    pipeline.send_eos()
+                return
+
+    helpers = []
     # A progress line that rewrites itself only makes sense on a terminal.
-    progress = threading.Thread(target=show_progress, name="progress", daemon=True)
     if sys.stderr.isatty():
-        progress.start()
-    if timer is not None:
-        timer.start()
+        helpers.append(threading.Thread(target=show_progress, name="progress", daemon=True))
+    # Test sources stop themselves after exactly duration x rate buffers; devices are stopped.
+    if plan.duration is not None and not plan.uses_test_sources:
+        duration = round(plan.duration * SECOND)
+        helpers.append(threading.Thread(target=end_after_duration, args=(duration,), daemon=True))
+    for helper in helpers:
+        helper.start()
     try:
         run_until_eos(pipeline, timeout=None)
     finally:
         stop.set()
-        if progress.is_alive():
-            progress.join()
-        if timer is not None:
-            timer.cancel()
-        print(file=sys.stderr)
+        for helper in helpers:
+            helper.join()
     wall = time.monotonic() - start
     print(f"wrote {plan.output} in {wall:.3f} s wall time")
     repairs = [f"{e.name} {e.repairs}" for e in pipeline if isinstance(e, H264Enc | AacEnc)]
