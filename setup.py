@@ -16,6 +16,7 @@ DIRECTIVES = {"language_level": 3, "embedsignature": True}
 EXTENSIONS: dict[str, dict[str, object]] = {
     "pts": {},
     "drift": {},
+    "resample": {},
 }
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the pipeline package imports this module to parse descripti
 FACTORIES: dict[str, str] = {
     "appsink": "parallax.elements.app.appsink:AppSink",
     "appsrc": "parallax.elements.app.appsrc:AppSrc",
+    "audioresample": "parallax.elements.transform.audioresample:AudioResample",
     "audiotestsrc": "parallax.elements.test.audiotestsrc:AudioTestSrc",
     "capsfilter": "parallax.elements.core.capsfilter:CapsFilter",
     "fakesink": "parallax.elements.core.fakesink:FakeSink",

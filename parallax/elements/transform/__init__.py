@@ -1,0 +1,1 @@
+"""Transforms: conversions between formats and rates."""
