@@ -14,7 +14,7 @@ def card_stream(ppm: int, seconds: int, period: int = 480, jitter=0.0, seed=2):
         pts = pts + np.rint(np.random.default_rng(seed).normal(0, jitter, len(pts))).astype(
             np.int64
         )
-        pts = np.maximum.accumulate(pts) + np.arange(len(pts))  # keep strictly increasing
+        assert np.all(np.diff(pts) > 0)  # 10 ms periods, 0.5 ms jitter: still in order
     return pts, sample_pts(offsets, 48_000)
 
 
@@ -25,7 +25,7 @@ def test_card_played_by_count_drifts_against_video_by_pts():
     assert report.time_ns[0] == audio_pts[0] and np.all(np.diff(report.time_ns) == 10 * 10**9)
     # played from its first (jittered) PTS on, by count: late by that jitter plus 80 ppm
     expected = audio_pts[0] + 80e-6 * report.time_ns
-    assert np.abs(report.offset_ns - expected).max() < 100_000  # 0.1 ms despite 0.5 ms jitter
+    assert np.abs(report.offset_ns - expected).max() < 50_000  # 50 us despite 0.5 ms jitter
     assert np.abs(report.drift_ppm - 80).max() < 2
     assert np.abs(report.lag_a_ns).max() == 0 and np.all(report.drift_a_ppm == 0)
     assert report.offset_ns[-1] == pytest.approx(80e-6 * 890e9, abs=0.6e6)  # ~71 ms
