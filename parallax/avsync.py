@@ -67,8 +67,10 @@ def _stream(pts: object, nominal: object, name: str) -> tuple[Int64Array, Int64A
     pts = np.ascontiguousarray(pts)
     if nominal is None:
         return pts, np.zeros(len(pts), np.int64)
-    if not isinstance(nominal, np.ndarray) or nominal.dtype != np.int64 or nominal.shape != (
-        len(pts),
+    if (
+        not isinstance(nominal, np.ndarray)
+        or nominal.dtype != np.int64
+        or nominal.shape != (len(pts),)
     ):
         raise TypeError(f"nominal_{name} must be an int64 array as long as pts_{name}")
     lag = pts[0] + (nominal - nominal[0]) - pts

@@ -81,9 +81,7 @@ class Calibration:
                 self._last = (local_ns, remote_ns)
             return status
 
-    def observe(
-        self, read_local: Callable[[], int], read_remote: Callable[[], int]
-    ) -> DriftStatus:
+    def observe(self, read_local: Callable[[], int], read_remote: Callable[[], int]) -> DriftStatus:
         """Read both clocks and `add` the pair.
 
         The remote clock is read between two local reads and paired with their midpoint,

@@ -21,10 +21,9 @@ def test_launch_error_is_one_line_and_nonzero():
     result = parallax("launch", "videotestsrc ! nosuch ! fakesink")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert lines == [
-        "parallax: error: no element 'nosuch'; known elements: appsink, appsrc, audiotestsrc, "
-        + lines[0].split("audiotestsrc, ", 1)[1]
-    ]
+    assert len(lines) == 1
+    assert lines[0].startswith("parallax: error: no element 'nosuch'; known elements: appsink, ")
+    assert "audiotestsrc, " in lines[0]
     assert "position 15" in lines[0]
 
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+from test_av_drift import av_offsets_for, run_simulated_capture
 
 import parallax
 from parallax import SECOND, Buffer, BufferFlags, ManualClock, Metadata, State
 from parallax.caps import AudioFormat
 from parallax.errors import NegotiationError
 from parallax.time import sample_time
-from test_av_drift import RATE, av_offsets_for, run_simulated_capture
 
 
 def pull_all(sink, timeout=5.0):
@@ -89,8 +89,11 @@ def test_drift_compensation_false_converts_at_the_nominal_ratio():
     assert offsets[-1] > 10e6  # 80 ppm of 175 s = 14 ms, not corrected
 
 
-def push_run(buffers_in, description="appsrc name=src caps=audio/x-raw,format=F32LE,rate=48000,"
-             "channels=1 ! audioresample name=r ! appsink name=out"):
+def push_run(
+    buffers_in,
+    description="appsrc name=src caps=audio/x-raw,format=F32LE,rate=48000,"
+    "channels=1 ! audioresample name=r ! appsink name=out",
+):
     pipeline = parallax.parse_launch(description)
     pipeline.use_clock(ManualClock())
     src, sink = pipeline.get("src"), pipeline.get("out")

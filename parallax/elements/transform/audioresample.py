@@ -153,10 +153,10 @@ class AudioResample(Transform):
             self._restart(meta)
         assert self._resampler is not None
         frames = self._to_float(buffer.data)
-        if self.drift_compensation and meta.pts is not None and self._t0 is not None:
-            if self._steer(meta.pts):
-                self.restarts += 1
-                self._restart(meta)
+        steer = self.drift_compensation and meta.pts is not None and self._t0 is not None
+        if steer and self._steer(meta.pts):  # type: ignore[arg-type]
+            self.restarts += 1
+            self._restart(meta)  # this buffer starts the new stream
         self._received += len(frames)
         return self._output(self._resampler.process(frames, self._step))
 
