@@ -41,6 +41,7 @@ EXTENSIONS: dict[str, dict[str, object]] = {
         "define_macros": [("_REENTRANT", None)],
     },
     "v4l2": {},
+    "resample": {},
 }
 
 

@@ -82,7 +82,12 @@ class ManualClock(Clock):
     def pending(self) -> list[int]:
         """Targets (ns) of the waits now blocked, earliest first."""
         with self._changed:
-            return sorted(self._pending.elements())
+            return self._blocked()
+
+    def _blocked(self) -> list[int]:
+        # A wait whose target was reached is released even if its thread has not run yet
+        # to deregister: counting it would let crank() spin on a target already reached.
+        return sorted(t for t in self._pending.elements() if t > self._time)
 
     def wait_for_pending(self, count: int = 1, timeout: float = 5.0) -> list[int]:
         """Block until at least ``count`` waits are blocked on this clock; return their targets.
@@ -94,15 +99,14 @@ class ManualClock(Clock):
         """
         deadline = time.monotonic() + timeout
         with self._changed:
-            while sum(self._pending.values()) < count:
+            while len(blocked := self._blocked()) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(
-                        f"{self.name}: {sum(self._pending.values())} of {count} waits pending "
-                        f"after {timeout} s"
+                        f"{self.name}: {len(blocked)} of {count} waits pending after {timeout} s"
                     )
                 self._changed.wait(left)
-            return sorted(self._pending.elements())
+            return blocked
 
     def crank(self, timeout: float = 5.0) -> int:
         """Wait for a blocked wait, advance time to its target (if later) and return it."""

@@ -19,6 +19,7 @@ FACTORIES: dict[str, str] = {
     "appsink": "parallax.elements.app.appsink:AppSink",
     "appsrc": "parallax.elements.app.appsrc:AppSrc",
     "audioconvert": "parallax.elements.transform.audioconvert:AudioConvert",
+    "audioresample": "parallax.elements.transform.audioresample:AudioResample",
     "audiotestsrc": "parallax.elements.test.audiotestsrc:AudioTestSrc",
     "capsfilter": "parallax.elements.core.capsfilter:CapsFilter",
     "fakesink": "parallax.elements.core.fakesink:FakeSink",

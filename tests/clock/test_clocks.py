@@ -167,3 +167,18 @@ def test_manual_wait_cancel():
 def test_manual_wait_for_pending_times_out():
     with pytest.raises(TimeoutError):
         ManualClock().wait_for_pending(1, timeout=0.01)
+
+
+def test_manual_released_wait_is_no_longer_pending():
+    # a wait whose target was reached no longer counts, even before its thread runs again
+    # to deregister: otherwise a crank loop spins on it (and starves the streaming threads)
+    clock = ManualClock()
+    thread = threading.Thread(target=clock.wait_until, args=(100,), daemon=True)
+    thread.start()
+    assert clock.wait_for_pending(1) == [100]
+    clock.set_time(100)
+    assert clock.pending == []
+    with pytest.raises(TimeoutError):
+        clock.wait_for_pending(1, timeout=0.01)
+    thread.join(5)
+    assert not thread.is_alive()

@@ -94,6 +94,22 @@ def sample_interpolated(inputs, outputs):
     assert priming.pts == frames[0].pts - sample_time(1024, 48000)
 
 
+def resampled_on_one_grid(inputs, outputs):
+    """audioresample (48 -> 44.1 kHz): output sample k is at the first input's PTS plus
+    k / 44100 s exactly, so the buffers tile; the input's DISCONT starts the output; about
+    as many seconds come out as went in (the filter holds back a few samples)."""
+    t0, first = outputs[0].pts, outputs[0].offset
+    assert t0 == inputs[0].pts
+    assert outputs[0].flags & BufferFlags.DISCONT
+    for buffer in outputs:
+        assert buffer.pts == t0 + sample_time(buffer.offset - first, 44100)
+        assert buffer.pts + buffer.duration == t0 + sample_time(buffer.offset_end - first, 44100)
+        assert buffer.data.shape[0] == buffer.offset_end - buffer.offset
+    samples_in = len(inputs) * AUDIO_BUFFER
+    samples_out = outputs[-1].offset_end - first
+    assert abs(samples_out - samples_in * 44100 / 48000) <= 64
+
+
 # factory -> (input caps, buffers, element properties, caps forced after it, check)
 SPECS = {
     "identity": (VIDEO_CAPS, video_buffers, {}, None, same_metadata),
@@ -106,6 +122,8 @@ SPECS = {
     "h264enc": (VIDEO_CAPS.replace("RGB", "I420"), video_buffers, {"bframes": 2}, None,
                 frame_metadata_by_pts),
     "aacenc": (AUDIO_CAPS, audio_buffers, {}, None, sample_interpolated),
+    "audioresample": (AUDIO_CAPS, audio_buffers, {"drift-compensation": False},
+                      "audio/x-raw,rate=44100", resampled_on_one_grid),
 }  # fmt: skip
 
 TRANSFORMS = sorted(name for name in FACTORIES if issubclass(element_class(name), Transform))

@@ -10,9 +10,11 @@ import numpy as np
 
 from parallax.buffer import Buffer, Metadata, Payload
 from parallax.caps import AUDIO_RAW, VIDEO_RAW, AudioFormat, Caps, Format, Structure, VideoFormat
-from parallax.errors import NegotiationError, PipelineError
+from parallax.elements.smoothing import SMOOTHING_MODES, TimestampSmoother
+from parallax.errors import NegotiationError, PipelineError, TimestampError
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Pad, Property, Source
+from parallax.time import sample_time
 
 _EOS = object()
 
@@ -25,6 +27,11 @@ class AppSrc(Source):
     queued. With ``do-timestamp=true`` a buffer pushed without a PTS is stamped with the
     pipeline's running time at the push. ``push`` blocks while ``max-buffers`` are queued
     (``block=true``, the default) or raises.
+
+    Such stamps carry the application's scheduling jitter: ``timestamp-smoothing=dll`` or
+    ``regression`` (`parallax.elements.smoothing`) fits every PTS against the buffer's
+    nominal position (samples at the caps rate for audio, frames at the framerate for
+    video, else the sum of the pushed durations) and replaces it with the fitted time.
     Example::
 
         src = parallax.make("appsrc", caps="video/x-raw,format=GRAY8,width=4,height=4,"
@@ -40,6 +47,9 @@ class AppSrc(Source):
     do_timestamp = Property(bool, False, "stamp buffers pushed without PTS with running time")
     max_buffers = Property(int, 64, "buffers queued at most (0: no limit)", minimum=0)
     block = Property(bool, True, "push blocks when full (else raises)")
+    timestamp_smoothing = Property(
+        str, "none", "dejitter PTS against nominal positions", choices=SMOOTHING_MODES
+    )
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
@@ -51,6 +61,8 @@ class AppSrc(Source):
         self._consumer_waiting = False
         self._pushers_waiting = 0
         self._stamp_at_produce = False
+        self._smoother: TimestampSmoother | None = None
+        self._nominal_position = 0  # samples, frames or ns pushed so far (for smoothing)
         self.format: Format | None = None
 
     def src_caps(self, pad: Pad) -> Caps:
@@ -73,8 +85,11 @@ class AppSrc(Source):
         self.format = fmt
 
     def start(self, context: ProduceContext) -> None:
-        """Cache ``do-timestamp`` for the streaming thread."""
+        """Cache ``do-timestamp`` and set up smoothing for the streaming thread."""
         self._stamp_at_produce = self.do_timestamp
+        mode = self.timestamp_smoothing
+        self._smoother = None if mode == "none" else TimestampSmoother(mode, self.name)
+        self._nominal_position = 0
 
     def push(
         self, data: Payload | Buffer, pts: int | None = None, duration: int | None = None
@@ -163,4 +178,26 @@ class AppSrc(Source):
         buffer: Buffer = item
         if self._stamp_at_produce and buffer.meta.pts is None:
             buffer.meta.pts = context.running_time()  # pushed before PLAYING
+        if self._smoother is not None and buffer.meta.pts is not None:
+            self._smooth(buffer)
         return buffer
+
+    def _smooth(self, buffer: Buffer) -> None:
+        assert self._smoother is not None and buffer.meta.pts is not None
+        fmt, start = self.format, self._nominal_position
+        if isinstance(fmt, AudioFormat) and fmt.rate > 0 and isinstance(buffer.data, np.ndarray):
+            end = start + len(buffer.data)
+            nominal, nominal_end = sample_time(start, fmt.rate), sample_time(end, fmt.rate)
+        elif isinstance(fmt, VideoFormat) and fmt.fps > 0:
+            end = start + 1
+            nominal, nominal_end = fmt.frame_pts(start), fmt.frame_pts(end)
+        elif buffer.meta.duration is not None:
+            end = start + buffer.meta.duration
+            nominal, nominal_end = start, end
+        else:
+            raise TimestampError(
+                f"{self.name}: timestamp-smoothing needs raw audio caps with a rate, raw "
+                "video caps with a framerate, or a duration on every buffer"
+            )
+        self._nominal_position = end
+        buffer.meta.pts = self._smoother.smooth(buffer.meta.pts, nominal, nominal_end)

@@ -1,1 +1,3 @@
-"""Raw format conversions that keep every buffer's metadata (videoconvert, audioconvert)."""
+"""Transforms that keep every buffer's metadata: format conversions (videoconvert,
+audioconvert) and rate conversion (audioresample).
+"""
