@@ -55,8 +55,9 @@ def estimate_drift_ppm(times: Int64Array, offsets: Int64Array) -> float | None:
 
     Notes
     -----
-    A straight ``numpy.polyfit`` (on times relative to the first, so float64 keeps ns
-    resolution for about 100 days); the Cython ``DriftEstimator`` replaces it when it lands.
+    One least-squares slope over the whole series (``numpy.polyfit`` on times relative to the
+    first, so float64 keeps ns resolution for about 100 days): the file's overall drift.
+    `parallax.avsync.av_sync_report` gives drift and offset over time instead.
     """
     if len(times) < 2 or int(times.max()) == int(times.min()):
         return None

@@ -13,7 +13,7 @@ import numpy as np
 from parallax.buffer import Buffer, BufferFlags, Metadata
 from parallax.caps import AUDIO_RAW, SAMPLE_FORMATS, AudioFormat, Caps, Format, Structure
 from parallax.elements.codec.av_support import ffmpeg_reasons
-from parallax.elements.codec.policy import POLICIES, TimestampPolicy
+from parallax.elements.codec.policy import TimestampPolicy, timestamp_policy_property
 from parallax.pipeline.context import ProduceContext
 from parallax.pipeline.element import Pad, Property, Transform
 from parallax.time import CaptureTime, sample_time
@@ -57,10 +57,7 @@ class AacEnc(Transform):
     factory_name = "aacenc"
     description = "Encode raw audio to AAC-LC (FFmpeg aac)"
     bitrate = Property(int, 128, "target bitrate, kbit/s", minimum=8)
-    timestamp_policy = Property(
-        str, "strict", "a missing, repeated or backward PTS: raise (strict) or nudge (repair)",
-        choices=POLICIES,
-    )  # fmt: skip
+    timestamp_policy = timestamp_policy_property()
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)

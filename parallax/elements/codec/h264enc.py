@@ -11,7 +11,7 @@ import av
 from parallax.buffer import Buffer, BufferFlags, Metadata
 from parallax.caps import VIDEO_RAW, Caps, Format, Structure, VideoFormat
 from parallax.elements.codec.av_support import NS_TIME_BASE, ffmpeg_reasons
-from parallax.elements.codec.policy import POLICIES, TimestampPolicy
+from parallax.elements.codec.policy import TimestampPolicy, timestamp_policy_property
 from parallax.elements.transform.frames import AV_PIXEL_FORMATS, SUBSAMPLED, frame_from_array
 from parallax.errors import NegotiationError
 from parallax.pipeline.context import ProduceContext
@@ -58,10 +58,7 @@ class H264Enc(Transform):
         int, 30, "frames between keyframes at most (a fragmented MP4 cuts at keyframes)", minimum=1
     )
     bframes = Property(int, 0, "B-frames between references (DTS then precede PTS)", minimum=0)
-    timestamp_policy = Property(
-        str, "strict", "a missing, repeated or backward PTS: raise (strict) or nudge (repair)",
-        choices=POLICIES,
-    )  # fmt: skip
+    timestamp_policy = timestamp_policy_property()
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)

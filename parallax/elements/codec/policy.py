@@ -11,10 +11,21 @@ ever dropped silently.
 from __future__ import annotations
 
 from parallax.errors import TimestampError
-from parallax.pipeline.element import Element
+from parallax.pipeline.element import Element, Property
 from parallax.time import SECOND, format_time
 
 POLICIES = ("strict", "repair")
+
+
+def timestamp_policy_property() -> Property[str]:
+    """The ``timestamp-policy`` property every encoder declares."""
+    return Property(
+        str,
+        "strict",
+        "a missing, repeated or backward PTS: raise (strict) or nudge (repair)",
+        choices=POLICIES,
+    )
+
 
 REPAIR_TICK = -(-SECOND // 90_000)
 """ns a repaired PTS lies after the previous one: one 90 kHz tick rounded up (11112 ns), the
