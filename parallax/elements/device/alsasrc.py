@@ -186,7 +186,7 @@ class AlsaSrc(Source):
         state, htstamp, trigger, avail, _delay = status
         if self._clock is not None and state == STATE_RUNNING:
             # The read's status is a free observation of the card for its clock.
-            self._clock.observe(DevicePosition(htstamp, trigger, pcm.transferred + avail))
+            self._clock.observe_position(DevicePosition(htstamp, trigger, pcm.transferred + avail))
         stamp = timeline.stamp(frames, htstamp, avail, monotonic_ns)
         if stamp.lost:
             self.post_warning(
