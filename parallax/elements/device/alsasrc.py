@@ -9,7 +9,7 @@ import numpy as np
 
 from parallax.buffer import Buffer, BufferFlags, Metadata
 from parallax.caps import SAMPLE_FORMATS, AudioFormat, Caps, Format, Structure
-from parallax.clock.alsa import PAIR_SPACING, AlsaClock, DevicePosition
+from parallax.clock.alsa import AlsaClock, DevicePosition
 from parallax.clock.base import Clock, ClockProvider
 from parallax.elements.device.alsa_pcm import STATE_RUNNING, AlsaPcm
 from parallax.elements.device.alsa_timeline import CaptureTimeline
@@ -85,7 +85,7 @@ class AlsaSrc(Source):
         """The card's drift against CLOCK_MONOTONIC, parts per million (None until fitted).
 
         Card sample rate over nominal, minus 1, measured by the card's `AlsaClock`
-        calibration from the driver's (htstamp, position) pairs (one per `PAIR_SPACING` of
+        calibration from the driver's (htstamp, position) pairs (one per 50 ms of
         reads), whichever clock the pipeline runs on. Positive: the card runs fast.
         """
         return self._clock.monotonic.ppm if self._clock is not None else None
