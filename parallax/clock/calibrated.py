@@ -21,9 +21,12 @@ from collections.abc import Callable
 from parallax.clock.base import Clock, ClockFlags
 from parallax.drift import DriftEstimator, DriftStatus
 from parallax.errors import ClockError
-from parallax.time import MSECOND, CaptureTime, ClockDomain, format_time
+from parallax.time import MSECOND, USECOND, CaptureTime, ClockDomain, format_time
 
 __all__ = ["CalibratedClock", "Calibration"]
+
+WAIT_STEP = 500 * USECOND
+"""Shortest sleep of `CalibratedClock.wait_until`, ns."""
 
 
 class Calibration:
@@ -282,12 +285,13 @@ class CalibratedClock(Clock):
             Slaved, but no master observation was accepted yet.
         """
         internal = self._read_internal()
-        calibration = self.to_master
-        if calibration is None:
-            return internal
-        if self.master_interval_ns and internal >= self._next_master_observation:
+        if (
+            self.to_master is not None
+            and self.master_interval_ns
+            and internal >= self._next_master_observation
+        ):
             self.observe_master()
-        return calibration.to_remote(internal)
+        return self.internal_to_clock(internal)
 
     def to_clock_time(self, t: CaptureTime) -> int:
         """Map a capture time into this clock's time, ns.
@@ -301,7 +305,7 @@ class CalibratedClock(Clock):
             Another domain, or a calibration without observations.
         """
         if t.domain is ClockDomain.MONOTONIC:
-            internal = self.monotonic.to_remote(t.ns)
+            internal = self.monotonic_to_internal(t.ns)
         elif t.domain is self.domain:
             internal = t.ns
         else:
@@ -309,16 +313,36 @@ class CalibratedClock(Clock):
                 f"{self.name}: cannot map a {t.domain.value} timestamp (only monotonic and "
                 f"{self.domain.value})"
             )
+        return self.internal_to_clock(internal)
+
+    def monotonic_to_internal(self, monotonic_ns: int) -> int:
+        """Map a ``CLOCK_MONOTONIC`` time to internal time through `monotonic`, ns.
+
+        Raises
+        ------
+        ClockError
+            No MONOTONIC observation yet (a subclass may define its time before one).
+        """
+        return self.monotonic.to_remote(monotonic_ns)
+
+    def internal_to_clock(self, internal_ns: int) -> int:
+        """Map an internal time to this clock's time, ns: the master's time while slaved.
+
+        Raises
+        ------
+        ClockError
+            Slaved, but no master observation was accepted yet.
+        """
         calibration = self.to_master
-        return internal if calibration is None else calibration.to_remote(internal)
+        return internal_ns if calibration is None else calibration.to_remote(internal_ns)
 
     def wait_until(self, t: int, cancel: threading.Event | None = None) -> bool:
         """Block until `now` reaches ``t`` ns; False if ``cancel`` is set first.
 
         Sleeps on ``CLOCK_MONOTONIC`` for the remaining time scaled through the calibrations
-        (re-checked after each wake; rate 1 before calibration). With a test
-        ``read_monotonic`` this still sleeps in real time: test code waits on a
-        `ManualClock` instead.
+        (re-checked after each wake, at least `WAIT_STEP` apart; rate 1 before
+        calibration). With a test ``read_monotonic`` this still sleeps in real time: test
+        code waits on a `ManualClock` instead.
         """
         while True:
             if cancel is not None and cancel.is_set():
@@ -329,8 +353,10 @@ class CalibratedClock(Clock):
             rate = self.monotonic.rate or 1.0
             if self.to_master is not None:
                 rate *= self.to_master.rate or 1.0
+            # A device counter moves in steps: re-check no sooner than WAIT_STEP (a wait is at
+            # most that late), not in a spin while the counter sits just short of ``t``.
             # A sleep length in float seconds is the OS interface; no timestamp is a float.
-            seconds = remaining / rate / 1e9
+            seconds = max(remaining / rate, WAIT_STEP) / 1e9
             if cancel is None:
                 time.sleep(seconds)
             elif cancel.wait(seconds):
@@ -341,4 +367,5 @@ class CalibratedClock(Clock):
         ppm = self.monotonic.ppm
         drift = "" if ppm is None else f" {ppm:+.3f} ppm vs monotonic"
         internal = format_time(self._read_internal())
-        return f"<CalibratedClock {self.name!r}{drift}{master}, internal time {internal}>"
+        kind = type(self).__name__
+        return f"<{kind} {self.name!r}{drift}{master}, internal time {internal}>"

@@ -80,6 +80,16 @@ class AlsaSrc(Source):
         """Frames lost in overruns since the stream started."""
         return self.timeline.lost_frames if self.timeline is not None else 0
 
+    @property
+    def drift_ppm(self) -> float | None:
+        """The card's drift against CLOCK_MONOTONIC, parts per million (None until fitted).
+
+        Card sample rate over nominal, minus 1, measured by the card's `AlsaClock`
+        calibration from the driver's (htstamp, position) pairs (one per 50 ms of
+        reads), whichever clock the pipeline runs on. Positive: the card runs fast.
+        """
+        return self._clock.monotonic.ppm if self._clock is not None else None
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def open(self) -> None:
@@ -186,7 +196,7 @@ class AlsaSrc(Source):
         state, htstamp, trigger, avail, _delay = status
         if self._clock is not None and state == STATE_RUNNING:
             # The read's status is a free observation of the card for its clock.
-            self._clock.observe(DevicePosition(htstamp, trigger, pcm.transferred + avail))
+            self._clock.observe_position(DevicePosition(htstamp, trigger, pcm.transferred + avail))
         stamp = timeline.stamp(frames, htstamp, avail, monotonic_ns)
         if stamp.lost:
             self.post_warning(
