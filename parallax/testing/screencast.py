@@ -233,6 +233,12 @@ class ScreenCastDesktop:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
 
+    def kill_compositor(self) -> None:
+        """SIGKILL sway (fault tests: the compositor goes away under the portal)."""
+        process = self._processes["sway"]
+        process.kill()
+        process.wait()
+
     def __enter__(self) -> ScreenCastDesktop:
         return self.start()
 

@@ -35,6 +35,7 @@ class ScreenCaptureSrc(PipeWireSrc):
     cursor = Property(str, "hidden", "cursor mode: hidden, embedded or metadata")
     persist = Property(str, "none", "permission persistence: none, session or persistent")
     restore_token = Property(str, "", "token from an earlier session (skips the dialog)")
+    bus = Property(str, "", "D-Bus session bus address (empty: DBUS_SESSION_BUS_ADDRESS)")
     portal_timeout = Property(int, 10 * SECOND, "ns to wait for each portal answer", minimum=1)
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
@@ -63,7 +64,9 @@ class ScreenCaptureSrc(PipeWireSrc):
         ):
             if value not in known:
                 raise ValueError(f"{self.name}: {what} {value!r}; one of {', '.join(known)}")
-        self._portal = ScreenCastSession(self.device, self.portal_timeout / SECOND)
+        self._portal = ScreenCastSession(
+            self.device, self.portal_timeout / SECOND, self.bus or "SESSION", self.name
+        )
         fd = -1
         try:
             streams = self._portal.start(

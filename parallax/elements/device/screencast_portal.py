@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from jeepney import DBusAddress, MatchRule, Message, new_method_call
+from jeepney import DBusAddress, HeaderFields, MatchRule, Message, MessageType, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
@@ -64,11 +64,17 @@ class ScreenCastSession:
         Shown in errors.
     timeout : float
         Seconds to wait for each D-Bus reply and each Response signal.
+    bus : str
+        D-Bus address of the session bus ("SESSION": ``DBUS_SESSION_BUS_ADDRESS``).
+    who : str
+        Prefix of error messages (the element's name).
     """
 
-    def __init__(self, device: str, timeout: float) -> None:
+    def __init__(self, device: str, timeout: float, bus: str = "SESSION", who: str = "") -> None:
         self.device = device
         self.timeout = timeout
+        self.bus = bus
+        self.who = f"{who}: " if who else ""
         self.restore_token: str | None = None
         self._connection: DBusConnection | None = None
         self._session: str | None = None
@@ -80,7 +86,7 @@ class ScreenCastSession:
         persist_mode: int = 0,
         restore_token: str | None = None,
     ) -> list[Stream]:
-        """Create a session, select sources and start it.
+        """Create a session, select sources and start it (the three steps below in one).
 
         Returns
         -------
@@ -92,18 +98,31 @@ class ScreenCastSession:
         PortalError
             No session bus or portal, a request refused (``response``), or no answer in time.
         """
+        self.create()
+        self.select_sources(source_types, cursor_mode, persist_mode, restore_token)
+        return self.start_streams()
+
+    def create(self) -> None:
+        """Connect to the session bus and create a portal session."""
         try:
-            self._connection = open_dbus_connection(bus="SESSION", enable_fds=True)
+            self._connection = open_dbus_connection(bus=self.bus, enable_fds=True)
         except (OSError, KeyError) as error:
             raise PortalError(
                 self.device,
-                f"no D-Bus session bus ({error}); is DBUS_SESSION_BUS_ADDRESS set and "
-                "xdg-desktop-portal running?",
+                f"{self.who}no D-Bus session bus at {self.bus} ({error}); is "
+                "DBUS_SESSION_BUS_ADDRESS (or `bus`) right and xdg-desktop-portal running?",
             ) from None
-        results = self._request(
-            "CreateSession", {"session_handle_token": ("s", self._token())}
-        )
+        results = self._request("CreateSession", {"session_handle_token": ("s", self._token())})
         self._session = str(results["session_handle"][1])
+
+    def select_sources(
+        self,
+        source_types: int = 1,
+        cursor_mode: int = 1,
+        persist_mode: int = 0,
+        restore_token: str | None = None,
+    ) -> None:
+        """Say what to share (``SOURCE_TYPES`` bits, a ``CURSOR_MODES`` value, ...)."""
         options: dict[str, tuple[str, Any]] = {
             "types": ("u", source_types),
             "multiple": ("b", False),
@@ -114,6 +133,9 @@ class ScreenCastSession:
         if restore_token:
             options["restore_token"] = ("s", restore_token)
         self._request("SelectSources", options, session=True)
+
+    def start_streams(self) -> list[Stream]:
+        """Start the session; return its streams (PipeWire node ids and sizes)."""
         results = self._request("Start", {}, session=True, parent_window="")
         if "restore_token" in results:
             self.restore_token = str(results["restore_token"][1])
@@ -122,7 +144,9 @@ class ScreenCastSession:
             width, height = properties.get("size", ("(ii)", (0, 0)))[1]
             streams.append(Stream(int(node_id), int(width), int(height)))
         if not streams:
-            raise PortalError(self.device, "the portal started a session with no stream", 2)
+            raise PortalError(
+                self.device, f"{self.who}the portal started a session with no stream", 2
+            )
         return streams
 
     def open_remote(self) -> int:
@@ -159,17 +183,19 @@ class ScreenCastSession:
 
     def _call(self, call: Message) -> Message:
         assert self._connection is not None
+        method = call.header.fields.get(HeaderFields.member)
         try:
             reply = self._connection.send_and_get_reply(call, timeout=self.timeout)
         except TimeoutError:
             raise PortalError(
                 self.device,
-                f"the portal did not answer {call.header.fields} within {self.timeout:g} s",
+                f"{self.who}the portal did not answer {method} within {self.timeout:g} s",
             ) from None
-        if reply.header.message_type.name == "error":
+        if reply.header.message_type == MessageType.error:
             raise PortalError(
                 self.device,
-                f"the portal refused the call: {reply.body[0] if reply.body else reply}; is "
+                f"{self.who}the portal refused {method}: {reply.body[0] if reply.body else reply}; "
+                "is "
                 "xdg-desktop-portal running with a ScreenCast backend (xdg-desktop-portal-wlr "
                 "on wlroots compositors)?",
             )
@@ -211,13 +237,13 @@ class ScreenCastSession:
                 signal = self._connection.recv_until_filtered(queue, timeout=self.timeout)
             except TimeoutError:
                 raise PortalError(
-                    self.device, f"no answer to {method} within {self.timeout:g} s"
+                    self.device, f"{self.who}no answer to {method} within {self.timeout:g} s"
                 ) from None
         response, results = signal.body
         if response != 0:
             raise PortalError(
                 self.device,
-                f"the portal refused {method}: response {response} "
+                f"{self.who}the portal refused {method}: response {response} "
                 f"({RESPONSES.get(response, 'unknown')})",
                 int(response),
             )
