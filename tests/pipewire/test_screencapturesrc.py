@@ -117,7 +117,7 @@ def test_portal_refusing_start_is_a_device_error_with_its_response_code(fresh_de
     pipeline.add(src, sink := parallax.make("fakesink"))
     pipeline.link(src, sink)
     started = time.monotonic()
-    with pytest.raises(DeviceError, match="screen: the portal refused .*response 2") as caught:
+    with pytest.raises(DeviceError, match=r"screen: the portal refused .*response 2") as caught:
         pipeline.set_state(State.PLAYING)
     assert time.monotonic() - started < 2.0
     assert caught.value.response == 2
