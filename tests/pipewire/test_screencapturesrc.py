@@ -8,11 +8,12 @@ capture time (``spa_meta_header.pts``, CLOCK_MONOTONIC).
 import threading
 import time
 
+import av
 import numpy as np
 import pytest
 
 import parallax
-from parallax import DeviceError, State
+from parallax import DeviceError, MessageType, State
 from parallax.elements.device.screencast_portal import PortalError, ScreenCastSession
 from parallax.testing.screencast import HEIGHT, WIDTH
 from parallax.time import SECOND, ClockDomain
@@ -25,17 +26,22 @@ SWAY_GREY = (63, 63, 63)
 
 
 class Painter(threading.Thread):
-    """Cycles the screen through PAINTED every ``interval`` s until stopped."""
+    """Cycles the screen through PAINTED every ``interval`` s until stopped.
+
+    ``times`` holds the CLOCK_MONOTONIC ns at which each paint was asked for.
+    """
 
     def __init__(self, desktop, interval=0.15):
         super().__init__(name="painter")
         self.desktop = desktop
         self.interval = interval
         self.done = threading.Event()
+        self.times = []
 
     def run(self):
         step = 0
         while not self.done.wait(self.interval if step else 0):
+            self.times.append(time.monotonic_ns())
             self.desktop.paint(PAINTED[step % len(PAINTED)])
             step += 1
 
@@ -131,3 +137,52 @@ def test_no_session_bus_is_a_device_error_at_once(tmp_path):
     assert time.monotonic() - started < 2.0
     assert caught.value.response is None
     src.close()
+
+
+def nearest_colour(rgb_pixel):
+    """The painted colour (or sway's grey, or black) nearest to a decoded pixel."""
+    palette = [*PAINTED, SWAY_GREY, (0, 0, 0)]
+    distances = [sum((int(a) - b) ** 2 for a, b in zip(rgb_pixel, c, strict=True)) for c in palette]
+    return palette[int(np.argmin(distances))]
+
+
+@pytest.mark.slow
+def test_screen_recorded_to_mp4_plays_at_the_speed_it_was_painted(screencast_desktop, tmp_path):
+    """Colour changes land in the file as far apart as they were painted (within 5 %)."""
+    path = tmp_path / "screen.mp4"
+    bus = screencast_desktop.daemon.env["DBUS_SESSION_BUS_ADDRESS"]
+    screencast_desktop.paint((0, 0, 0))
+    pipeline = parallax.parse_launch(
+        f"screencapturesrc bus={bus} ! videoconvert ! h264enc preset=ultrafast ! "
+        f"mp4mux location={path}"
+    )
+    painter = Painter(screencast_desktop, interval=0.25)
+    try:
+        pipeline.set_state(State.PLAYING)  # the portal session is up when this returns
+        with painter:
+            time.sleep(5.0)
+        time.sleep(0.3)  # the last colour reaches the file
+        pipeline.send_eos()
+        message = pipeline.bus.pop(20.0, types={MessageType.EOS, MessageType.ERROR})
+        assert message is not None and message.type is MessageType.EOS, message
+    finally:
+        pipeline.set_state(State.NULL)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [
+            (int(frame.pts * stream.time_base * SECOND), frame.to_ndarray(format="rgb24"))
+            for frame in container.decode(stream)
+        ]
+    # When each painted colour first filled the screen, in file time.
+    changes, shown = [], None
+    for pts, image in frames:
+        colour = nearest_colour(image[HEIGHT // 2, WIDTH // 2])
+        if colour in PAINTED and colour != shown:
+            changes.append((pts, colour))
+            shown = colour
+    painted = [PAINTED[k % len(PAINTED)] for k in range(len(painter.times))]
+    assert [colour for _, colour in changes] == painted  # every paint, in order
+    file_span = changes[-1][0] - changes[0][0]
+    paint_span = painter.times[-1] - painter.times[0]
+    assert paint_span > 4 * SECOND
+    assert abs(file_span - paint_span) * 20 <= paint_span, (file_span, paint_span)
