@@ -31,6 +31,9 @@ class ScreenCaptureSrc(PipeWireSrc):
         (a `DeviceError`) the portal refused a request: ``response`` is its code.
     """
 
+    factory_name = "screencapturesrc"
+    description = "a monitor through the xdg-desktop-portal ScreenCast portal (PipeWire)"
+
     source_type = Property(str, "monitor", "what to share: monitor, window or virtual")
     cursor = Property(str, "hidden", "cursor mode: hidden, embedded or metadata")
     persist = Property(str, "none", "permission persistence: none, session or persistent")
