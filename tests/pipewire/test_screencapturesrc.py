@@ -186,3 +186,24 @@ def test_screen_recorded_to_mp4_plays_at_the_speed_it_was_painted(screencast_des
     paint_span = painter.times[-1] - painter.times[0]
     assert paint_span > 4 * SECOND
     assert abs(file_span - paint_span) * 20 <= paint_span, (file_span, paint_span)
+
+
+def test_persistent_session_gives_a_restore_token_that_restores(screencast_desktop):
+    bus = screencast_desktop.daemon.env["DBUS_SESSION_BUS_ADDRESS"]
+    first = parallax.make("screencapturesrc", bus=bus, persist="persistent")
+    first.open()
+    token = first.restore_token
+    first.close()
+    assert token, "the portal gave no restore token"
+    again = parallax.make("screencapturesrc", bus=bus, persist="persistent", restore_token=token)
+    again.open()
+    try:
+        assert again.target.isdigit()  # the portal's node, found over the portal's fd
+    finally:
+        again.close()
+    assert again.restore_token == token  # a persistent grant keeps its token
+
+
+def test_unknown_source_type_is_refused_before_the_portal():
+    with pytest.raises(ValueError, match="source-type='printer': expected one of monitor"):
+        parallax.make("screencapturesrc", source_type="printer")

@@ -20,8 +20,9 @@ class ScreenCaptureSrc(PipeWireSrc):
     ``open`` runs the portal dance on the session bus (CreateSession, SelectSources, Start,
     OpenPipeWireRemote), then reads the portal's node over the portal's PipeWire fd exactly as
     `pipewiresrc` does: PTS from ``spa_meta_header.pts`` (CLOCK_MONOTONIC, when the compositor
-    captured the frame). The frame rate is variable (damage driven): a frame's duration is the
-    distance to the next.
+    captured the frame). The frame rate is variable (damage driven: caps ``framerate=0/1``);
+    buffers carry no duration, since it would take waiting for the next frame, which a static
+    screen may never send. ``target`` and ``fd`` are set from the portal: do not set them.
 
     Example: ``screencapturesrc ! video/x-raw ! timestampdebug ! fakesink``
 
@@ -34,9 +35,11 @@ class ScreenCaptureSrc(PipeWireSrc):
     factory_name = "screencapturesrc"
     description = "a monitor through the xdg-desktop-portal ScreenCast portal (PipeWire)"
 
-    source_type = Property(str, "monitor", "what to share: monitor, window or virtual")
-    cursor = Property(str, "hidden", "cursor mode: hidden, embedded or metadata")
-    persist = Property(str, "none", "permission persistence: none, session or persistent")
+    source_type = Property(str, "monitor", "what to share", choices=tuple(SOURCE_TYPES))
+    cursor = Property(str, "hidden", "how the cursor is shown", choices=tuple(CURSOR_MODES))
+    persist = Property(
+        str, "none", "how long the portal keeps the grant", choices=tuple(PERSIST_MODES)
+    )
     restore_token = Property(str, "", "token from an earlier session (skips the dialog)")
     bus = Property(str, "", "D-Bus session bus address (empty: DBUS_SESSION_BUS_ADDRESS)")
     portal_timeout = Property(int, 10 * SECOND, "ns to wait for each portal answer", minimum=1)
@@ -60,13 +63,6 @@ class ScreenCaptureSrc(PipeWireSrc):
         DeviceError
             PipeWire refused the portal's fd or the node is not there.
         """
-        for value, known, what in (
-            (self.source_type, SOURCE_TYPES, "source-type"),
-            (self.cursor, CURSOR_MODES, "cursor"),
-            (self.persist, PERSIST_MODES, "persist"),
-        ):
-            if value not in known:
-                raise ValueError(f"{self.name}: {what} {value!r}; one of {', '.join(known)}")
         self._portal = ScreenCastSession(
             self.device, self.portal_timeout / SECOND, self.bus or "SESSION", self.name
         )
