@@ -156,7 +156,7 @@ def test_screen_recorded_to_mp4_plays_at_the_speed_it_was_painted(screencast_des
         f"screencapturesrc bus={bus} ! videoconvert ! h264enc preset=ultrafast ! "
         f"mp4mux location={path}"
     )
-    painter = Painter(screencast_desktop, interval=0.25)
+    painter = Painter(screencast_desktop, interval=0.4)
     try:
         pipeline.set_state(State.PLAYING)  # the portal session is up when this returns
         with painter:
