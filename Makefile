@@ -22,6 +22,12 @@ APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command 
 APT_PIPEWIRE := pkg-config libpipewire-0.3-dev libspa-0.2-dev libspa-0.2-modules \
 	pipewire pipewire-bin wireplumber dbus
 
+# Screen capture tests: a headless wlroots compositor (sway, swaybg paints the screen), the
+# ScreenCast portal, and what tools/build-xdpw needs to build the patched xdg-desktop-portal-wlr
+# from Debian's source package (dpkg-dev unpacks it; meson, ninja and the -dev packages build it).
+APT_SCREEN := sway swaybg xdg-desktop-portal dpkg-dev patch meson ninja-build \
+	libinih-dev libsystemd-dev libwayland-dev wayland-protocols libgbm-dev libdrm-dev
+
 # ALSA headers: pyalsaaudio builds from source and _ext/alsa.pyx includes <alsa/asoundlib.h>.
 APT_ALSA := libasound2-dev='test -f /usr/include/alsa/asoundlib.h'
 
@@ -41,6 +47,10 @@ $(STAMPS)/apt-tools:
 
 $(STAMPS)/apt-pipewire:
 	tools/ensure-apt $(APT_PIPEWIRE)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/apt-screen:
+	tools/ensure-apt $(APT_SCREEN)
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/apt-alsa:
@@ -66,7 +76,7 @@ lint: $(STAMPS)/ext
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools
+unit: $(STAMPS)/ext $(STAMPS)/apt-lab $(STAMPS)/apt-tools $(STAMPS)/apt-screen
 	$(VENV)/bin/pytest -q -m "not lab"
 
 # lint, the host tests, the host benchmarks (their ratios are acceptance criteria), then the

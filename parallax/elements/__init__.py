@@ -30,6 +30,7 @@ FACTORIES: dict[str, str] = {
     "mpegtsmux": "parallax.elements.mux.mpegtsmux:MpegTsMux",
     "pipewiresrc": "parallax.elements.device.pipewiresrc:PipeWireSrc",
     "queue": "parallax.elements.core.queue:Queue",
+    "screencapturesrc": "parallax.elements.device.screencapturesrc:ScreenCaptureSrc",
     "timestampdebug": "parallax.elements.debug.timestampdebug:TimestampDebug",
     "v4l2src": "parallax.elements.device.v4l2src:V4l2Src",
     "videoconvert": "parallax.elements.transform.videoconvert:VideoConvert",

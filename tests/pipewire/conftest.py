@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from parallax.testing.pipewire import PipeWireDaemon
+from parallax.testing.screencast import ScreenCastDesktop
 
 _daemons: list[PipeWireDaemon] = []
+_desktops: list[ScreenCastDesktop] = []
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,24 @@ def fresh_daemon(tmp_path):
     _daemons.append(daemon)
     with daemon:
         yield daemon
+
+
+@pytest.fixture(scope="session")
+def screencast_desktop(pipewire_daemon):
+    """Headless sway + the ScreenCast portal (patched xdpw) on the session daemon's bus."""
+    desktop = ScreenCastDesktop(pipewire_daemon)
+    _desktops.append(desktop)
+    with desktop:
+        yield desktop
+
+
+@pytest.fixture
+def fresh_desktop(fresh_daemon):
+    """A desktop of the test's own, for tests that kill its compositor."""
+    desktop = ScreenCastDesktop(fresh_daemon)
+    _desktops.append(desktop)
+    with desktop:
+        yield desktop
 
 
 def _threads() -> dict[int, str]:
@@ -61,3 +81,5 @@ def pytest_runtest_makereport(item, call):
     if report.failed and {"pipewire_daemon", "fresh_daemon"} & set(item.fixturenames):
         for daemon in _daemons:
             report.sections.append((f"pipewire logs ({daemon.root})", daemon.log_tails(60)))
+        for desktop in _desktops:
+            report.sections.append((f"desktop logs ({desktop.logs})", desktop.log_tails(60)))
