@@ -28,7 +28,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -68,6 +68,31 @@ context.objects = [
 """
 
 PROGRAMS = ("dbus-daemon", "pipewire", "wireplumber", "pw-cli", "pw-cat")
+
+
+def wait_for_processes(
+    processes: Mapping[str, subprocess.Popen[bytes]],
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float,
+    log_tails: Callable[[], str],
+) -> None:
+    """Poll ``ready`` until it is true; fail at once if one of ``processes`` exits, or after
+    ``timeout`` seconds, with the processes' log tails.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise DaemonError(
+                    f"{name} exited with {process.returncode} while waiting for {what}\n"
+                    + log_tails()
+                )
+        if ready():
+            return
+        if time.monotonic() > deadline:
+            raise DaemonError(f"no {what} after {timeout} s\n" + log_tails())
+        time.sleep(0.05)
 
 
 class DaemonError(RuntimeError):
@@ -192,19 +217,7 @@ class PipeWireDaemon:
         return 'metadata.name = "default"' in result.stdout
 
     def _wait_for(self, ready: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for name, process in self._processes.items():
-                if process.poll() is not None:
-                    raise DaemonError(
-                        f"{name} exited with {process.returncode} while waiting for {what}\n"
-                        + self.log_tails()
-                    )
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                raise DaemonError(f"no {what} after {self.timeout} s\n" + self.log_tails())
-            time.sleep(0.05)
+        wait_for_processes(self._processes, ready, what, self.timeout, self.log_tails)
 
     def stop(self) -> None:
         """Stop wireplumber, pipewire and dbus-daemon by PID (SIGTERM, then SIGKILL)."""

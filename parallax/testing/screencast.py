@@ -22,11 +22,11 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from parallax.testing.pipewire import DaemonError, PipeWireDaemon
+from parallax.testing.pipewire import DaemonError, PipeWireDaemon, wait_for_processes
 
 OUTPUT = "HEADLESS-1"
 WIDTH, HEIGHT = 640, 480
@@ -202,21 +202,8 @@ class ScreenCastDesktop:
         )
         return "boolean true" in result.stdout
 
-    def _wait_for(self, ready: object, what: str) -> None:
-        assert callable(ready)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for name, process in self._processes.items():
-                if process.poll() is not None:
-                    raise DaemonError(
-                        f"{name} exited with {process.returncode} while waiting for {what}\n"
-                        + self.log_tails()
-                    )
-            if ready():
-                return
-            if time.monotonic() > deadline:
-                raise DaemonError(f"no {what} after {self.timeout} s\n" + self.log_tails())
-            time.sleep(0.05)
+    def _wait_for(self, ready: Callable[[], bool], what: str) -> None:
+        wait_for_processes(self._processes, ready, what, self.timeout, self.log_tails)
 
     def stop(self) -> None:
         """Stop the portal, xdpw and sway by PID (SIGTERM, then SIGKILL); remove sway's dir."""
