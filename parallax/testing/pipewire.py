@@ -154,12 +154,7 @@ class PipeWireDaemon:
         DaemonError
             A program is missing, exited, or was not ready in time (the logs are quoted).
         """
-        missing = [name for name in PROGRAMS if shutil.which(name) is None]
-        if missing:
-            raise DaemonError(
-                f"missing programs: {', '.join(missing)}; install pipewire, pipewire-bin, "
-                "wireplumber and dbus (`make all` does)"
-            )
+        require_programs(PROGRAMS, "pipewire, pipewire-bin, wireplumber and dbus")
         self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.runtime_dir.chmod(0o700)  # mkdir's mode is masked by the umask
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -221,15 +216,7 @@ class PipeWireDaemon:
 
     def stop(self) -> None:
         """Stop wireplumber, pipewire and dbus-daemon by PID (SIGTERM, then SIGKILL)."""
-        for name in ("wireplumber", "pipewire"):
-            process = self._processes.pop(name, None)
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_children(self._processes, ("wireplumber", "pipewire"))
         if self._dbus_pid is not None:
             _stop_pid(self._dbus_pid)
             self._dbus_pid = None
@@ -281,6 +268,30 @@ class PipeWireDaemon:
             text = path.read_text(errors="replace").splitlines()[-lines:]
             parts.append(f"--- {path} ---\n" + "\n".join(text))
         return "\n".join(parts)
+
+
+def require_programs(programs: tuple[str, ...], packages: str) -> None:
+    """Raise `DaemonError` naming the programs not on PATH and the packages that bring them."""
+    missing = [name for name in programs if shutil.which(name) is None]
+    if missing:
+        raise DaemonError(
+            f"missing programs: {', '.join(missing)}; install {packages} (`make all` does)"
+        )
+
+
+def stop_children(
+    processes: dict[str, subprocess.Popen[bytes]], names: tuple[str, ...], timeout: float = 3.0
+) -> None:
+    """SIGTERM our child processes ``names`` in order (SIGKILL if they stay), forget them."""
+    for name in names:
+        process = processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _stop_pid(pid: int, timeout: float = 3.0) -> None:

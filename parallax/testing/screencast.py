@@ -26,7 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from parallax.testing.pipewire import DaemonError, PipeWireDaemon, wait_for_processes
+from parallax.testing.pipewire import (
+    DaemonError,
+    PipeWireDaemon,
+    require_programs,
+    stop_children,
+    wait_for_processes,
+)
 
 OUTPUT = "HEADLESS-1"
 WIDTH, HEIGHT = 640, 480
@@ -105,12 +111,7 @@ class ScreenCastDesktop:
         DaemonError
             A program is missing, exited, or was not ready in time (the logs are quoted).
         """
-        missing = [name for name in PROGRAMS if shutil.which(name) is None]
-        if missing:
-            raise DaemonError(
-                f"missing programs: {', '.join(missing)}; install sway, swaybg and "
-                "xdg-desktop-portal (`make all` does)"
-            )
+        require_programs(PROGRAMS, "sway, swaybg and xdg-desktop-portal")
         xdpw = build_xdpw()
         try:
             self._start_sway()
@@ -207,15 +208,7 @@ class ScreenCastDesktop:
 
     def stop(self) -> None:
         """Stop the portal, xdpw and sway by PID (SIGTERM, then SIGKILL); remove sway's dir."""
-        for name in ("xdg-desktop-portal", "xdpw", "sway"):
-            process = self._processes.pop(name, None)
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=3)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        stop_children(self._processes, ("xdg-desktop-portal", "xdpw", "sway"))
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
@@ -261,11 +254,5 @@ class ScreenCastDesktop:
         self.sway("output", OUTPUT, "bg", "#{:02x}{:02x}{:02x}".format(*rgb), "solid_color")
 
     def log_tails(self, lines: int = 30) -> str:
-        """The last ``lines`` of each log, for failure reports."""
-        parts = []
-        for name in ("sway", "xdpw", "xdg-desktop-portal"):
-            path = self.logs / f"{name}.log"
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                parts.append(f"--- {name}.log ---\n" + "\n".join(tail))
-        return "\n".join(parts)
+        """The last ``lines`` of each log (ours share the daemon's log folder)."""
+        return self.daemon.log_tails(lines)
