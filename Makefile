@@ -57,7 +57,8 @@ $(STAMPS)/apt-alsa:
 	tools/ensure-apt $(APT_ALSA)
 	mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/venv: $(STAMPS)/apt-base $(STAMPS)/apt-alsa pyproject.toml
+# setup.py asks pkg-config for libpipewire even to write metadata: the headers come first
+$(STAMPS)/venv: $(STAMPS)/apt-base $(STAMPS)/apt-alsa $(STAMPS)/apt-pipewire pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "Cython>=3.0,<4" "numpy>=1.26" "setuptools>=77" wheel
