@@ -14,8 +14,9 @@ APT_BASE := gcc make \
 
 # Real tools the tests compare against or draw with: ffprobe/ffmpeg (our files read back by
 # an independent demuxer; `parallax analyze` checked against FFmpeg's own files), graphviz `dot`
-# (Pipeline._repr_svg_).
-APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot'
+# (Pipeline._repr_svg_), gst-launch-1.0 (the same-run GStreamer baseline of bench_pipeline.py).
+APT_TOOLS := ffmpeg='command -v ffmpeg && command -v ffprobe' graphviz='command -v dot' \
+	gstreamer1.0-tools='command -v gst-launch-1.0'
 
 # PipeWire: headers to build _ext/pipewire.pyx; the daemon, session manager, tools and a
 # session bus for the private daemon the `pipewire` tests start (tests/pipewire/conftest.py).

@@ -351,8 +351,14 @@ class Source(_Pusher, Element):
         """ns between a buffer's PTS and when it can be delivered (0 when not live)."""
         return 0
 
-    def produce(self, context: ProduceContext) -> Buffer | None:
-        """Return the next buffer, or None at end of stream."""
+    def produce(self, context: ProduceContext) -> Buffer | list[Buffer] | None:
+        """Return the next buffer, or None at end of stream.
+
+        A source that has several buffers ready at once (an application that pushed ahead)
+        may return them as a list, in order: they are pushed one by one, and the per-call
+        cost of the streaming loop is paid once for the batch, like GStreamer's buffer
+        lists. Never wait to fill a batch: that would delay the first buffer.
+        """
         raise NotImplementedError
 
     def fixate_format(self, allowed: Caps) -> Format:
@@ -421,7 +427,11 @@ class Source(_Pusher, Element):
                 raise ElementFailedError(self, error) from error
             if buffer is None:
                 break
-            push(buffer)
+            if type(buffer) is list:
+                for item in buffer:
+                    push(item)
+            else:
+                push(buffer)  # type: ignore[arg-type]  # a Buffer: `type() is` keeps it cheap
         if not pipeline.stopping:
             self._push_eos()
 

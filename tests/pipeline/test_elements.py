@@ -105,6 +105,62 @@ def test_appsrc_refuses_bad_data_and_full_queue():
         src.push(b"y")
 
 
+def test_appsrc_hands_queued_buffers_over_in_batches_in_order():
+    """More than one batch queued ahead, the end of stream inside the last batch: every
+    buffer arrives once, in order, and the stream then ends."""
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    middle = parallax.make("identity")
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, middle, sink)
+    count = 2 * src.BATCH + 5
+    with pipeline:
+        push_numbered(src, count)
+        src.end_of_stream()
+        pipeline.set_state(State.PLAYING)
+        assert received_numbers(sink) == list(range(count))
+        assert sink.rendered == count
+
+
+def test_appsrc_push_after_the_end_was_streamed_raises():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc")
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, sink)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        src.push(np.zeros(1))
+        src.end_of_stream()
+        assert pipeline.bus.pop(10, types={MessageType.EOS}) is not None
+        with pytest.raises(PipelineError, match="after end_of_stream"):
+            src.push(np.zeros(1))  # would be lost silently
+
+
+class Burst(parallax.pipeline.Source):
+    """A source whose produce() returns lists: a burst of three, then one, then the end."""
+
+    factory_name = "burst"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = [
+            [Buffer(np.zeros(1), Metadata(pts=n)) for n in (0, 1, 2)],
+            Buffer(np.zeros(1), Metadata(pts=3)),
+        ]
+
+    def produce(self, context):
+        return self.batches.pop(0) if self.batches else None
+
+
+def test_source_may_produce_a_list_of_buffers():
+    pipeline = parallax.Pipeline()
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(Burst(), sink)
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        assert [b.pts for b in sink] == [0, 1, 2, 3]
+
+
 def test_appsink_drop_keeps_newest_and_counts():
     pipeline = parallax.Pipeline()
     src = parallax.make("appsrc", max_buffers=0)

@@ -72,6 +72,21 @@ class AppSink(Sink):
         """Queue the buffer for the application."""
         if self._limit and len(self._queue) >= self._limit and not self._make_room():
             return  # stopping
+        self._hand_over(buffer)
+
+    def _chain(self, buffer: Buffer) -> None:
+        # Unsynchronised and unbounded (pulling into numpy as fast as possible) needs neither
+        # the clock wait nor the room check: one call per buffer instead of two.
+        if self._sync or self._limit:
+            Sink._chain(self, buffer)
+            return
+        self._queue.append(buffer)
+        self.rendered += 1
+        if self._puller_waiting:  # read after the append: see pull()
+            with self._changed:
+                self._changed.notify_all()
+
+    def _hand_over(self, buffer: Buffer) -> None:
         self._queue.append(buffer)
         if self._puller_waiting:  # read after the append: see pull()
             with self._changed:

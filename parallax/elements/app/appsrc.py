@@ -40,6 +40,8 @@ class AppSrc(Source):
         src.push(np.zeros((4, 4), np.uint8), pts=0, duration=33_333_333)
     """
 
+    BATCH = 64  # buffers handed to the streaming loop per produce() call at most
+
     factory_name = "appsrc"
     description = "Push numpy arrays or buffers from the application"
     caps = Property(Caps, Caps.any(), "format of the pushed data (gst-launch caps string)")
@@ -63,6 +65,7 @@ class AppSrc(Source):
         self._stamp_at_produce = False
         self._smoother: TimestampSmoother | None = None
         self._nominal_position = 0  # samples, frames or ns pushed so far (for smoothing)
+        self._ended = False  # the end-of-stream mark was taken from the queue
         self.format: Format | None = None
 
     def src_caps(self, pad: Pad) -> Caps:
@@ -90,6 +93,7 @@ class AppSrc(Source):
         mode = self.timestamp_smoothing
         self._smoother = None if mode == "none" else TimestampSmoother(mode, self.name)
         self._nominal_position = 0
+        self._ended = False
 
     def push(
         self, data: Payload | Buffer, pts: int | None = None, duration: int | None = None
@@ -124,7 +128,7 @@ class AppSrc(Source):
             buffer.meta.pts = self.context.running_time()
         limit = self.max_buffers
         with self._changed:
-            if self._queue and self._queue[-1] is _EOS:
+            if self._ended or (self._queue and self._queue[-1] is _EOS):
                 raise PipelineError(self.name, "push() after end_of_stream()")
             if limit and len(self._queue) >= limit:
                 if not self.block:
@@ -152,35 +156,47 @@ class AppSrc(Source):
         with self._changed:
             self._changed.notify_all()
 
-    def _wait_for_item(self, context: ProduceContext) -> object:
+    def _wait_for_items(self, context: ProduceContext) -> bool:
+        """Wait until something is queued; False when the stream ends instead."""
+        if self._ended:
+            return False
         with self._changed:
             self._consumer_waiting = True
             try:
                 while not self._queue:
                     if context.stopping or self.eos_requested:
-                        return _EOS
+                        return False
                     self._changed.wait()
-                return self._queue.popleft()
+                return True
             finally:
                 self._consumer_waiting = False
 
-    def produce(self, context: ProduceContext) -> Buffer | None:
-        """The next pushed buffer (blocks until one is pushed); None at end of stream."""
-        try:
-            item: Any = self._queue.popleft()
-        except IndexError:
-            item = self._wait_for_item(context)
-        if self._pushers_waiting:  # read after the pop: a pusher counted itself before its check
+    def produce(self, context: ProduceContext) -> Buffer | list[Buffer] | None:
+        """Every buffer pushed so far, up to `BATCH` of them, as one batch; blocks until one
+        is pushed; None at end of stream. Taking what is queued in one go costs the
+        streaming loop one call per batch instead of one per buffer, and never delays a
+        buffer: the batch is only what already waits.
+        """
+        queue = self._queue
+        if not queue and not self._wait_for_items(context):
+            return None
+        pop = queue.popleft
+        batch: list[Any] = [pop() for _ in range(min(len(queue), self.BATCH))]
+        if self._pushers_waiting:  # read after the pops: a pusher counted itself before its check
             with self._changed:
                 self._changed.notify_all()
-        if item is _EOS:
-            return None
-        buffer: Buffer = item
-        if self._stamp_at_produce and buffer.meta.pts is None:
-            buffer.meta.pts = context.running_time()  # pushed before PLAYING
-        if self._smoother is not None and buffer.meta.pts is not None:
-            self._smooth(buffer)
-        return buffer
+        if batch[-1] is _EOS:  # only ever the last item pushed
+            batch.pop()
+            self._ended = True
+            if not batch:
+                return None
+        if self._stamp_at_produce or self._smoother is not None:
+            for buffer in batch:
+                if self._stamp_at_produce and buffer.meta.pts is None:
+                    buffer.meta.pts = context.running_time()  # pushed before PLAYING
+                if self._smoother is not None and buffer.meta.pts is not None:
+                    self._smooth(buffer)
+        return batch if len(batch) > 1 else batch[0]
 
     def _smooth(self, buffer: Buffer) -> None:
         assert self._smoother is not None and buffer.meta.pts is not None
