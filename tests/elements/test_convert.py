@@ -8,7 +8,12 @@ import pytest
 import parallax
 from parallax import SECOND, State
 from parallax.caps import VideoFormat
-from parallax.elements.transform.frames import array_from_frame, array_shape, frame_from_array
+from parallax.elements.transform.frames import (
+    AV_PIXEL_FORMATS,
+    array_from_frame,
+    array_shape,
+    frame_from_array,
+)
 from parallax.errors import NegotiationError
 
 W, H = 16, 8
@@ -116,6 +121,24 @@ def test_frames_with_row_padding_copy_only_the_picture():
     frame = frame_from_array(data, fmt)
     assert frame.planes[0].line_size > 36
     assert np.array_equal(array_from_frame(frame, fmt), data)
+
+
+@pytest.mark.parametrize("height", [6, 8])
+@pytest.mark.parametrize("pixel_format", ["RGB", "BGR", "RGBx", "BGRx", "GRAY8", "I420", "NV12"])
+def test_contiguous_frames_are_read_in_place_with_the_right_size(pixel_format, height):
+    fmt = VideoFormat(16, height, pixel_format, Fraction(30))
+    data = np.arange(np.prod(array_shape(fmt)), dtype=np.uint8).reshape(array_shape(fmt))
+    frame = frame_from_array(data, fmt)
+    assert frame.format.name == AV_PIXEL_FORMATS[pixel_format]
+    assert (frame.width, frame.height) == (16, height)
+    assert np.array_equal(array_from_frame(frame, fmt), data)
+    data[0, 0] = 255 - data[0, 0]
+    wrapped = fmt.pixel_format not in ("I420", "NV12") or height % 4 == 0
+    assert np.array_equal(array_from_frame(frame, fmt), data) == wrapped  # read in place
+    # a strided view (every other row) cannot be wrapped: it is copied, picture intact
+    tall = np.repeat(data, 2, axis=0)[::2]
+    assert not tall.flags.c_contiguous
+    assert np.array_equal(array_from_frame(frame_from_array(tall, fmt), fmt), data)
 
 
 def test_wrong_array_shape_is_a_clear_error():

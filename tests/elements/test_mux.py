@@ -77,12 +77,13 @@ def pyav_times(path, kind):
         return pts, stream.start_time * base
 
 
-@pytest.mark.parametrize("bframes", [0, 2])
-def test_mp4_video_pts_are_the_input_pts_exactly(tmp_path, probe, bframes):
+@pytest.mark.parametrize(("bframes", "threads"), [(0, 0), (2, 0), (2, 1)])
+def test_mp4_video_pts_are_the_input_pts_exactly(tmp_path, probe, bframes, threads):
     video_pts = jittered_video_pts(2 * SECOND, 150)
     audio_start = 2 * SECOND + 12_345_678
     path = tmp_path / "a.mp4"
-    pipeline = record(path, "mp4mux", video_pts, audio_start, video_props={"bframes": bframes})
+    video_props = {"bframes": bframes, "threads": threads}
+    pipeline = record(path, "mp4mux", video_pts, audio_start, video_props=video_props)
     assert pipeline.get("mux").stats["sink_0"].packets == 150
 
     file = probe(path)

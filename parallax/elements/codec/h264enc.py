@@ -58,6 +58,7 @@ class H264Enc(Transform):
         int, 30, "frames between keyframes at most (a fragmented MP4 cuts at keyframes)", minimum=1
     )
     bframes = Property(int, 0, "B-frames between references (DTS then precede PTS)", minimum=0)
+    threads = Property(int, 0, "encoder threads (0: x264 chooses by the cores)", minimum=0)
     timestamp_policy = timestamp_policy_property()
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
@@ -120,6 +121,7 @@ class H264Enc(Transform):
         encoder.bit_rate = self.bitrate * 1000
         encoder.gop_size = self.key_int_max
         encoder.max_b_frames = self.bframes
+        encoder.thread_count = self.threads
         options = {"preset": self.preset, "bf": str(self.bframes)}
         if self.tune:
             options["tune"] = self.tune

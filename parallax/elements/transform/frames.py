@@ -39,6 +39,9 @@ AV_PIXEL_FORMATS = {
 SUBSAMPLED = {"YUY2": (2, 1), "UYVY": (2, 1), "I420": (2, 2), "NV12": (2, 2)}
 """Formats with subsampled chroma -> (horizontal, vertical) factors the size must divide."""
 
+_WRAPPABLE = {"RGB", "BGR", "RGBx", "BGRx", "GRAY8", "I420", "NV12"}
+"""Formats whose array layout here is the one PyAV's ``from_numpy_buffer`` wraps as is."""
+
 _PACKED_CHANNELS = {"RGB": 3, "BGR": 3, "RGBx": 4, "BGRx": 4, "GRAY8": 1, "YUY2": 2, "UYVY": 2}
 
 
@@ -67,8 +70,20 @@ def _plane_views(fmt: VideoFormat, data: np.ndarray[Any, Any]) -> list[np.ndarra
     return [luma, u, v]
 
 
+def _wrappable(fmt: VideoFormat) -> bool:
+    # PyAV 18 derives a 4:2:0 frame's height as rows // 6 * 4: right only for heights
+    # divisible by 4
+    return fmt.pixel_format in _WRAPPABLE and (
+        fmt.pixel_format not in ("I420", "NV12") or fmt.height % 4 == 0
+    )
+
+
 def frame_from_array(data: np.ndarray[Any, Any], fmt: VideoFormat) -> av.VideoFrame:
-    """Copy a frame array (layout of the module table) into a new PyAV frame.
+    """A PyAV frame of a frame array (layout of the module table), to read from.
+
+    A C-contiguous array of a `_WRAPPABLE` format is wrapped without a copy (the frame
+    keeps the array alive; swscale and the encoders only read it, and libavcodec copies a
+    frame it must keep); others are copied into a new frame with FFmpeg's row padding.
 
     Raises
     ------
@@ -81,6 +96,8 @@ def frame_from_array(data: np.ndarray[Any, Any], fmt: VideoFormat) -> av.VideoFr
             f"a {fmt.pixel_format} {fmt.width}x{fmt.height} frame is a uint8 array of shape "
             f"{shape}, got {data.dtype} {data.shape}"
         )
+    if _wrappable(fmt) and data.flags.c_contiguous:
+        return av.VideoFrame.from_numpy_buffer(data, AV_PIXEL_FORMATS[fmt.pixel_format])
     frame = av.VideoFrame(fmt.width, fmt.height, AV_PIXEL_FORMATS[fmt.pixel_format])
     for plane, view in zip(frame.planes, _plane_views(fmt, data), strict=True):
         rows, row_bytes = view.shape
