@@ -1129,6 +1129,7 @@ cdef extern from "regression.h" nogil:
         const double *dx, Py_ssize_t count, Py_ssize_t window, double y_ref,
         double *slope, double *intercept, unsigned char *degenerate,
     )
+    bint px_spans_below_2_63(const int64_t *values, Py_ssize_t count)
 
 
 @cython.boundscheck(False)  # every index is below start + block + window <= n + block
@@ -1183,7 +1184,9 @@ cdef void _sliding(
 
 
 def sliding_regression_kernel(const number[::1] x, const number[::1] y, Py_ssize_t window):
-    """sliding_regression_kernel(x, y, window) -> (slope, intercept); checked by the caller."""
+    """sliding_regression_kernel(x, y, window) -> (slope, intercept); arguments checked by the
+    caller except the span of int64 input: OverflowError("x" or "y") when an array spans
+    2**63 or more, so that no difference the fit takes can overflow."""
     cdef Py_ssize_t positions = x.shape[0] - window + 1
     # one allocation for both results: two separately allocated large arrays share their
     # address modulo 4096, and the CPU then stalls on false store-to-load dependencies
@@ -1199,9 +1202,18 @@ def sliding_regression_kernel(const number[::1] x, const number[::1] y, Py_ssize
     )
     if scratch == NULL:
         raise MemoryError()
+    cdef const char *too_wide = NULL
     try:
         with nogil:
-            _sliding(x, y, window, slope_view, intercept_view, scratch, block)
+            if number is int64_t:
+                if not px_spans_below_2_63(&x[0], x.shape[0]):
+                    too_wide = "x"
+                elif not px_spans_below_2_63(&y[0], y.shape[0]):
+                    too_wide = "y"
+            if too_wide == NULL:
+                _sliding(x, y, window, slope_view, intercept_view, scratch, block)
     finally:
         free(scratch)
+    if too_wide != NULL:
+        raise OverflowError(too_wide.decode())
     return slope, intercept

@@ -34,4 +34,18 @@ static void px_block_windows(
     }
 }
 
+/* Whether an int64 array spans less than 2^63 (so that any difference of two of its values
+ * fits int64): one pass for both extremes, vectorized (numpy's min() and max() are two
+ * passes), the span compared unsigned, where max - min cannot overflow. */
+PX_VECTOR_CLONES
+static int px_spans_below_2_63(const int64_t *restrict values, ptrdiff_t count)
+{
+    int64_t low = INT64_MAX, high = INT64_MIN;
+    for (ptrdiff_t i = 0; i < count; i++) {
+        low = values[i] < low ? values[i] : low;
+        high = values[i] > high ? values[i] : high;
+    }
+    return count == 0 || (uint64_t)high - (uint64_t)low < ((uint64_t)1 << 63);
+}
+
 #endif

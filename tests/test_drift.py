@@ -535,6 +535,23 @@ def test_sliding_regression_million_points_exact() -> None:
     assert np.all(np.abs(intercept[positions] - ref_intercept) <= 1024)
 
 
+@pytest.mark.parametrize("dtype_max", [2**63 - 1, 2**62])
+def test_sliding_regression_checks_the_whole_span(dtype_max: int) -> None:
+    """The extremes far apart in a long array (many blocks between them): an array that
+    spans 2**63 ns or more is refused whatever the window; one just below is fitted."""
+    x = np.arange(5_000, dtype=np.int64)
+    x[10], x[4_990] = -(2**62), dtype_max
+    if dtype_max - -(2**62) >= 2**63:
+        with pytest.raises(ValueError, match="x spans 2\\*\\*63"):
+            sliding_regression(x, x.copy(), 5)
+        with pytest.raises(ValueError, match="y spans 2\\*\\*63"):
+            sliding_regression(np.arange(5_000, dtype=np.int64), x, 5)
+    else:
+        slope, _ = sliding_regression(x, 2 * (x // 4), 5)
+        ref_slope, _ = polyfit_reference(x, 2 * (x // 4), 5, [0, 8, 4_986])
+        np.testing.assert_allclose(slope[[0, 8, 4_986]], ref_slope, rtol=1e-9)
+
+
 def test_sliding_regression_unsorted_and_degenerate_windows() -> None:
     x = np.array([0, 0, 0, 5, 1, 1, 1, 1], dtype=np.int64)
     y = np.array([1, 2, 3, 4, 5, 6, 7, 8], dtype=np.int64)
@@ -568,7 +585,8 @@ def test_sliding_regression_unsorted_and_degenerate_windows() -> None:
         (np.arange(3.0), np.array([0.0, 1, np.inf]), 2, ValueError, r"y\[2\]=inf"),
         (np.arange(6).reshape(2, 3), np.arange(6).reshape(2, 3), 2, ValueError, "1-dim"),
         (np.arange(6)[::2], np.arange(3), 2, ValueError, "contiguous"),
-        (np.array([-(2**63), 2**63 - 1]), np.arange(2), 2, ValueError, "spans 2\\*\\*63"),
+        (np.array([-(2**63), 2**63 - 1]), np.arange(2), 2, ValueError, "x spans 2\\*\\*63"),
+        (np.arange(3), np.array([0, -(2**63), 2**63 - 1]), 2, ValueError, "y spans 2\\*\\*63"),
     ],
 )
 def test_sliding_regression_bad_input(

@@ -84,4 +84,5 @@ class TimeDLL:
 
 def sliding_regression_kernel(
     x: _Int64Array | _Float64Array, y: _Int64Array | _Float64Array, window: int
-) -> tuple[_Float64Array, _Float64Array]: ...
+) -> tuple[_Float64Array, _Float64Array]:
+    """Raises OverflowError("x" or "y") when an int64 array spans 2**63 or more."""
