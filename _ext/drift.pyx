@@ -1124,7 +1124,7 @@ cdef void _window_two_pass(
 
 
 cdef extern from "regression.h" nogil:
-    void px_block_windows(
+    bint px_block_windows(
         const double *psx, const double *psy, const double *psxx, const double *psxy,
         const double *dx, Py_ssize_t count, Py_ssize_t window, double y_ref,
         double *slope, double *intercept, unsigned char *degenerate,
@@ -1172,14 +1172,14 @@ cdef void _sliding(
             psy[k + 1] = sy
             psxx[k + 1] = sxx
             psxy[k + 1] = sxy
-        px_block_windows(
+        if px_block_windows(
             psx, psy, psxx, psxy, dxs, count, window, <double>yr,
             &slope[start], &intercept[start], degenerate,
-        )
-        for k in range(count):
-            if degenerate[k]:
-                p = start + k
-                _window_two_pass(x, y, p, window, &slope[p], &intercept[p])
+        ):
+            for k in range(count):
+                if degenerate[k]:
+                    p = start + k
+                    _window_two_pass(x, y, p, window, &slope[p], &intercept[p])
         start += count
 
 

@@ -11,15 +11,17 @@
 /* Least-squares line of each window k in [0, count) of one block, from prefix sums of dx, dy,
  * dx^2, dx*dy over the block's points (relative to its first point, whose y is y_ref).
  * degenerate[k] is set where the x spread is too small next to the x offset for the
- * one-pass formula (the caller recomputes those windows two-pass). */
+ * one-pass formula (the caller recomputes those windows two-pass); the result says whether
+ * any is, so that the caller scans the flags only then. */
 PX_VECTOR_CLONES
-static void px_block_windows(
+static int px_block_windows(
     const double *restrict psx, const double *restrict psy, const double *restrict psxx,
     const double *restrict psxy, const double *restrict dx, ptrdiff_t count, ptrdiff_t window,
     double y_ref, double *restrict slope, double *restrict intercept,
     unsigned char *restrict degenerate)
 {
     const double n = (double)window, inv_n = 1.0 / (double)window;
+    unsigned char any = 0;
     for (ptrdiff_t k = 0; k < count; k++) {
         double sx = psx[k + window] - psx[k];
         double sy = psy[k + window] - psy[k];
@@ -31,7 +33,9 @@ static void px_block_windows(
         /* the line's value at x[k]: mean + m * (x[k] - mean), relative to the reference */
         intercept[k] = y_ref + (sy * inv_n + m * (dx[k] - sx * inv_n));
         degenerate[k] = !(den > 1e-6 * n * sxx);
+        any |= degenerate[k];
     }
+    return any;
 }
 
 /* Whether an int64 array spans less than 2^63 (so that any difference of two of its values
