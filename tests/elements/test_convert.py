@@ -23,10 +23,10 @@ COLOURS = {(255, 255, 255): (235, 128, 128), (0, 0, 0): (16, 128, 128),
            (255, 0, 0): (81, 90, 240), (0, 0, 255): (41, 240, 110)}  # fmt: skip
 
 
-def convert(frames, source, target, width=W, height=H):
+def convert(frames, source, target, width=W, height=H, threads=1):
     pipeline = parallax.parse_launch(
         f"appsrc name=src max-buffers=0 caps=video/x-raw,format={source},width={width},"
-        f"height={height},framerate=30/1 ! videoconvert name=convert ! "
+        f"height={height},framerate=30/1 ! videoconvert name=convert n-threads={threads} ! "
         f"video/x-raw,format={target} ! appsink name=out"
     )
     src = pipeline.get("src")
@@ -139,6 +139,18 @@ def test_contiguous_frames_are_read_in_place_with_the_right_size(pixel_format, h
     tall = np.repeat(data, 2, axis=0)[::2]
     assert not tall.flags.c_contiguous
     assert np.array_equal(array_from_frame(frame_from_array(tall, fmt), fmt), data)
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_scaling_threads_change_nothing_in_the_pixels(threads):
+    """One swscale context serves the whole stream, whatever its thread count: every frame
+    of a changing sequence converts as a single-threaded conversion does."""
+    rng = np.random.default_rng(threads)
+    frames = [rng.integers(0, 256, (64, 96, 3), np.uint8) for _ in range(5)]
+    expected = convert(frames, "RGB", "I420", 96, 64)
+    got = convert(frames, "RGB", "I420", 96, 64, threads=threads)
+    assert len(got) == 5 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    assert not np.array_equal(got[0], got[1])
 
 
 def test_wrong_array_shape_is_a_clear_error():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from av.video.reformatter import VideoReformatter
+
 from parallax.buffer import Buffer
 from parallax.caps import VIDEO_RAW, Caps, Format, Structure, VideoFormat
 from parallax.elements.transform.frames import (
@@ -13,7 +15,7 @@ from parallax.elements.transform.frames import (
     frame_from_array,
 )
 from parallax.errors import NegotiationError
-from parallax.pipeline.element import Pad, Transform
+from parallax.pipeline.element import Pad, Property, Transform
 
 FORMATS = tuple(AV_PIXEL_FORMATS)
 
@@ -31,12 +33,20 @@ class VideoConvert(Transform):
 
     factory_name = "videoconvert"
     description = "Convert raw video between pixel formats"
+    # GStreamer's default too: a pipeline gets its parallelism from its streaming threads,
+    # and scaling threads that wake for every frame cost more CPU than they save at capture
+    # sizes.
+    n_threads = Property(int, 1, "swscale threads (0: one per core)", minimum=0)
 
     def __init__(self, name: str | None = None, **properties: object) -> None:
         super().__init__(name, **properties)
         self._input: VideoFormat | None = None
         self._output: VideoFormat | None = None
         self._interpolation = "AREA"
+        # One swscale context for the stream: PyAV's frame.reformat() makes a new one per
+        # frame, and with it a new pool of scaling threads (two thread creations a frame).
+        self._reformatter = VideoReformatter()
+        self._threads = 1
 
     def sink_caps(self, pad: Pad) -> Caps:
         """Raw video in any supported pixel format."""
@@ -87,6 +97,7 @@ class VideoConvert(Transform):
         # upsampling repeats each sample over its pixels (POINT): as fast, and exact on flat
         # areas.
         self._interpolation = "POINT" if fmt.pixel_format in SUBSAMPLED else "AREA"
+        self._threads = self.n_threads
         return out
 
     def process(self, buffer: Buffer) -> Buffer:
@@ -97,7 +108,10 @@ class VideoConvert(Transform):
             return buffer
         assert not isinstance(buffer.data, bytes)
         frame = frame_from_array(buffer.data, source)
-        converted = frame.reformat(
-            format=AV_PIXEL_FORMATS[target.pixel_format], interpolation=self._interpolation
+        converted = self._reformatter.reformat(
+            frame,
+            format=AV_PIXEL_FORMATS[target.pixel_format],
+            interpolation=self._interpolation,
+            threads=self._threads,
         )
         return buffer.with_data(array_from_frame(converted, target))
