@@ -42,6 +42,7 @@ EXTENSIONS: dict[str, dict[str, object]] = {
     },
     "v4l2": {},
     "resample": {},
+    "convert": {},
 }
 
 

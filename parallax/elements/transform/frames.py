@@ -21,6 +21,7 @@ from typing import Any
 import av
 import numpy as np
 
+from parallax._ext import convert as _convert
 from parallax.caps import VideoFormat
 
 AV_PIXEL_FORMATS = {
@@ -41,6 +42,11 @@ SUBSAMPLED = {"YUY2": (2, 1), "UYVY": (2, 1), "I420": (2, 2), "NV12": (2, 2)}
 
 _WRAPPABLE = {"RGB", "BGR", "RGBx", "BGRx", "GRAY8", "I420", "NV12"}
 """Formats whose array layout here is the one PyAV's ``from_numpy_buffer`` wraps as is."""
+
+RGB_BYTE_OFFSETS = {"RGB": (0, 1, 2), "BGR": (2, 1, 0), "RGBx": (0, 1, 2), "BGRx": (2, 1, 0)}
+"""Packed RGB-family formats -> byte offsets of red, green and blue in a pixel."""
+
+_RGB_LAYOUTS = tuple(RGB_BYTE_OFFSETS)  # their order numbers the kernel's layouts (yuv.h)
 
 _PACKED_CHANNELS = {"RGB": 3, "BGR": 3, "RGBx": 4, "BGRx": 4, "GRAY8": 1, "YUY2": 2, "UYVY": 2}
 
@@ -70,6 +76,15 @@ def _plane_views(fmt: VideoFormat, data: np.ndarray[Any, Any]) -> list[np.ndarra
     return [luma, u, v]
 
 
+def _check_array(data: np.ndarray[Any, Any], fmt: VideoFormat) -> None:
+    shape = array_shape(fmt)
+    if data.shape != shape or data.dtype != np.uint8:
+        raise ValueError(
+            f"a {fmt.pixel_format} {fmt.width}x{fmt.height} frame is a uint8 array of shape "
+            f"{shape}, got {data.dtype} {data.shape}"
+        )
+
+
 def _wrappable(fmt: VideoFormat) -> bool:
     # PyAV 18 derives a 4:2:0 frame's height as rows // 6 * 4: right only for heights
     # divisible by 4
@@ -90,12 +105,7 @@ def frame_from_array(data: np.ndarray[Any, Any], fmt: VideoFormat) -> av.VideoFr
     ValueError
         The array's shape or dtype does not match ``fmt``.
     """
-    shape = array_shape(fmt)
-    if data.shape != shape or data.dtype != np.uint8:
-        raise ValueError(
-            f"a {fmt.pixel_format} {fmt.width}x{fmt.height} frame is a uint8 array of shape "
-            f"{shape}, got {data.dtype} {data.shape}"
-        )
+    _check_array(data, fmt)
     if _wrappable(fmt) and data.flags.c_contiguous:
         return av.VideoFrame.from_numpy_buffer(data, AV_PIXEL_FORMATS[fmt.pixel_format])
     frame = av.VideoFrame(fmt.width, fmt.height, AV_PIXEL_FORMATS[fmt.pixel_format])
@@ -113,4 +123,22 @@ def array_from_frame(frame: av.VideoFrame, fmt: VideoFormat) -> np.ndarray[Any, 
         rows, row_bytes = view.shape
         source = np.frombuffer(plane, np.uint8).reshape(rows, plane.line_size)  # type: ignore[call-overload]
         view[:] = source[:, :row_bytes]
+    return out
+
+
+def rgb_to_i420(data: np.ndarray[Any, Any], fmt: VideoFormat) -> np.ndarray[Any, Any]:
+    """A packed RGB-family frame (`RGB_BYTE_OFFSETS`) as a new I420 array: BT.601 limited
+    range, chroma the rounded average of each 2x2 block (as swscale's AREA), in the Cython
+    kernel of `parallax._ext.convert` (benchmarks/bench_convert.py: faster than swscale).
+
+    Raises
+    ------
+    ValueError
+        The array does not match ``fmt``, or the size is odd.
+    """
+    _check_array(data, fmt)
+    if fmt.width % 2 or fmt.height % 2:
+        raise ValueError(f"I420 needs an even size, got {fmt.width}x{fmt.height}")
+    out = np.empty(array_shape(VideoFormat(fmt.width, fmt.height, "I420")), np.uint8)
+    _convert.rgb_to_i420(np.ascontiguousarray(data), out, _RGB_LAYOUTS.index(fmt.pixel_format))
     return out
