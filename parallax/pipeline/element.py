@@ -411,9 +411,8 @@ class Source(_Pusher, Element):
         while True:
             # One plain attribute read per buffer; the Events are only for waiting.
             if not pipeline._streaming:
-                if pipeline.stopping:
-                    break
-                pipeline._playing.wait()  # paused
+                if not pipeline._await_playing():
+                    break  # stopping
                 continue
             if self._end_requested:
                 break
@@ -429,6 +428,10 @@ class Source(_Pusher, Element):
                 break
             if type(buffer) is list:
                 for item in buffer:
+                    # a pause or a stop between buffers of a batch acts as between batches:
+                    # paused, the rest waits; stopping, it is flushed like all in flight
+                    if not pipeline._streaming and not pipeline._await_playing():
+                        return
                     push(item)
             else:
                 push(buffer)  # type: ignore[arg-type]  # a Buffer: `type() is` keeps it cheap

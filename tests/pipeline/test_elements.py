@@ -136,6 +136,61 @@ def test_appsrc_push_after_the_end_was_streamed_raises():
             src.push(np.zeros(1))  # would be lost silently
 
 
+class Trip(parallax.pipeline.Transform):
+    """Holds buffer number `at` until released, so a test can pause mid-batch."""
+
+    factory_name = "trip"
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def process(self, buffer):
+        if int(buffer.data[0]) == self.at:
+            self.reached.set()
+            self.release.wait(10)
+        return buffer
+
+
+def test_pause_inside_a_batch_holds_the_rest_until_playing():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    trip = Trip(at=10)
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, trip, sink)
+    push_numbered(src, 100)  # more than one batch, all queued before PLAYING
+    src.end_of_stream()
+    with pipeline:
+        pipeline.set_state(State.PLAYING)
+        assert trip.reached.wait(10)
+        pipeline.set_state(State.PAUSED)
+        trip.release.set()
+        time.sleep(0.3)
+        assert sink.rendered == 11  # 0..10: the rest of the batch waits for PLAYING
+        pipeline.set_state(State.PLAYING)
+        assert received_numbers(sink) == list(range(100))
+
+
+def test_stop_inside_a_batch_does_not_stream_the_rest():
+    pipeline = parallax.Pipeline()
+    src = parallax.make("appsrc", max_buffers=0)
+    trip = Trip(at=3)
+    sink = parallax.make("appsink", sync=False)
+    pipeline.link(src, trip, sink)
+    push_numbered(src, 50)
+    pipeline.set_state(State.PLAYING)
+    assert trip.reached.wait(10)
+    stopper = threading.Thread(target=pipeline.set_state, args=(State.NULL,))
+    stopper.start()
+    time.sleep(0.2)  # teardown has begun and waits for the streaming thread
+    trip.release.set()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert sink.rendered == 4  # 0..3; the other 46 of the batch are flushed, not streamed
+
+
 class Burst(parallax.pipeline.Source):
     """A source whose produce() returns lists: a burst of three, then one, then the end."""
 

@@ -75,11 +75,11 @@ def test_open_failure_leaves_no_fd_behind() -> None:
 
 def test_pipeline_with_missing_device_fails_at_start_and_tears_down() -> None:
     path = missing_path()
-    pipeline = parallax.parse_launch(f"v4l2src device={path} ! fakesink")
+    pipeline = parallax.parse_launch(f"v4l2src name=camera device={path} ! fakesink")
     with pytest.raises(DeviceNotFoundError, match=path):
         pipeline.set_state(State.PLAYING)
     assert pipeline.state == State.NULL
-    assert pipeline.get("v4l2src0").dev is None  # type: ignore[attr-defined]
+    assert pipeline.get("camera").dev is None  # type: ignore[attr-defined]
 
 
 def test_list_devices_lists_the_nodes() -> None:
