@@ -154,19 +154,28 @@ class Trip(parallax.pipeline.Transform):
         return buffer
 
 
-def test_pause_inside_a_batch_holds_the_rest_until_playing():
+def tripped_pipeline(at: int, count: int):
+    """appsrc (``count`` numbered buffers queued before PLAYING) -> Trip(at) -> appsink."""
     pipeline = parallax.Pipeline()
     src = parallax.make("appsrc", max_buffers=0)
-    trip = Trip(at=10)
+    trip = Trip(at)
     sink = parallax.make("appsink", sync=False)
     pipeline.link(src, trip, sink)
-    push_numbered(src, 100)  # more than one batch, all queued before PLAYING
+    push_numbered(src, count)
     src.end_of_stream()
+    return pipeline, trip, sink
+
+
+def test_pause_inside_a_batch_holds_the_rest_until_playing():
+    pipeline, trip, sink = tripped_pipeline(at=10, count=100)  # more than one batch
     with pipeline:
         pipeline.set_state(State.PLAYING)
         assert trip.reached.wait(10)
         pipeline.set_state(State.PAUSED)
         trip.release.set()
+        deadline = time.monotonic() + 10
+        while sink.rendered < 11 and time.monotonic() < deadline:
+            time.sleep(0.01)  # buffer 10 goes on: it was past the check
         time.sleep(0.3)
         assert sink.rendered == 11  # 0..10: the rest of the batch waits for PLAYING
         pipeline.set_state(State.PLAYING)
@@ -174,17 +183,15 @@ def test_pause_inside_a_batch_holds_the_rest_until_playing():
 
 
 def test_stop_inside_a_batch_does_not_stream_the_rest():
-    pipeline = parallax.Pipeline()
-    src = parallax.make("appsrc", max_buffers=0)
-    trip = Trip(at=3)
-    sink = parallax.make("appsink", sync=False)
-    pipeline.link(src, trip, sink)
-    push_numbered(src, 50)
+    pipeline, trip, sink = tripped_pipeline(at=3, count=50)
     pipeline.set_state(State.PLAYING)
     assert trip.reached.wait(10)
     stopper = threading.Thread(target=pipeline.set_state, args=(State.NULL,))
     stopper.start()
-    time.sleep(0.2)  # teardown has begun and waits for the streaming thread
+    deadline = time.monotonic() + 10
+    while not pipeline.stopping and time.monotonic() < deadline:
+        time.sleep(0.01)  # until teardown has begun (it then waits for the streaming thread)
+    assert pipeline.stopping
     trip.release.set()
     stopper.join(10)
     assert not stopper.is_alive()
