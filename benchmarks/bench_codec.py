@@ -116,22 +116,19 @@ def pyav_loop(frames: list[np.ndarray[Any, Any]], path: Path, kernel: bool = Fal
         container.mux(stream.encode(None))
 
 
-def test_encoding_overhead_under_10_percent(benchmark, tmp_path, capsys):
+def test_encoding_overhead_under_10_percent(benchmark, tmp_path, capsys, best_round):
     frames = sample_frames()
-    cpu_ratio = 0.0
-    for round_number in range(3):  # as `compare` does: a miss is measured again, a second on
-        if round_number:
-            time.sleep(1.0)
-        round_times = best_of_interleaved(
+    ours, alone, like = best_round(
+        lambda: best_of_interleaved(
             lambda: parallax_encode(tmp_path / "ours.mp4"),
             lambda: pyav_encode(frames, tmp_path / "alone.mp4"),
             lambda: pyav_encode(frames, tmp_path / "kernel.mp4", kernel=True),
-        )
-        if round_times[1][1] / round_times[0][1] > cpu_ratio:
-            ours, alone, like = round_times
-            cpu_ratio = alone[1] / ours[1]
-        if cpu_ratio >= 0.9:
-            break
+        ),
+        lambda times: times[0][1] / times[1][1],  # our CPU over PyAV's
+        1 / 0.9,
+        rounds=3,
+    )
+    cpu_ratio = alone[1] / ours[1]
     wall_ratio, like_ratio = alone[0] / ours[0], like[1] / ours[1]
     with capsys.disabled():
         print(

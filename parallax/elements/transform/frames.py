@@ -16,6 +16,7 @@ NV12          (height * 3 // 2, width) Y, then interleaved UV (height/2 x width)
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import av
@@ -139,6 +140,6 @@ def rgb_to_i420(data: np.ndarray[Any, Any], fmt: VideoFormat) -> np.ndarray[Any,
     _check_array(data, fmt)
     if fmt.width % 2 or fmt.height % 2:
         raise ValueError(f"I420 needs an even size, got {fmt.width}x{fmt.height}")
-    out = np.empty(array_shape(VideoFormat(fmt.width, fmt.height, "I420")), np.uint8)
+    out = np.empty(array_shape(dataclasses.replace(fmt, pixel_format="I420")), np.uint8)
     _convert.rgb_to_i420(np.ascontiguousarray(data), out, _RGB_LAYOUTS.index(fmt.pixel_format))
     return out

@@ -50,7 +50,6 @@ class VideoConvert(Transform):
         # One swscale context for the stream: PyAV's frame.reformat() makes a new one per
         # frame, and with it a new pool of scaling threads (two thread creations a frame).
         self._reformatter = VideoReformatter()
-        self._threads = 1
 
     def sink_caps(self, pad: Pad) -> Caps:
         """Raw video in any supported pixel format."""
@@ -101,7 +100,6 @@ class VideoConvert(Transform):
         # upsampling repeats each sample over its pixels (POINT): as fast, and exact on flat
         # areas.
         self._interpolation = "POINT" if fmt.pixel_format in SUBSAMPLED else "AREA"
-        self._threads = self.n_threads
         return out
 
     def process(self, buffer: Buffer) -> Buffer:
@@ -119,6 +117,6 @@ class VideoConvert(Transform):
             frame,
             format=AV_PIXEL_FORMATS[target.pixel_format],
             interpolation=self._interpolation,
-            threads=self._threads,
+            threads=self.n_threads,
         )
         return buffer.with_data(array_from_frame(converted, target))
